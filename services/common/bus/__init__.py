@@ -1,0 +1,1 @@
+"""Message transports: RabbitMQ for deployments, in-memory for one process and unit tests."""

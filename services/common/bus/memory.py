@@ -1,0 +1,226 @@
+"""An in-process transport with the same semantics as the RabbitMQ one.
+
+Used by the all-in-one mode (every service in one process, no broker installed) and by unit
+tests. One :class:`InMemoryBroker` is shared; each service gets its own
+:class:`InMemoryCommunicator` on it, as it would get its own connection to RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.common.bus.base import (
+    DEFAULT_MAX_ATTEMPTS,
+    BatchHandler,
+    Communicator,
+    DeadLetter,
+    Delivery,
+    M,
+    R,
+    RequestTimeout,
+    Subscription,
+    decode,
+    handle_batch,
+)
+from services.common.bus.topology import Channel
+from services.common.contracts import Message
+
+
+@dataclass
+class _Queue:
+    name: str
+    max_length: int | None = None
+    ttl_s: float | None = None
+    items: deque = field(default_factory=deque)
+    dropped: int = 0
+
+    def put(self, delivery: Delivery) -> None:
+        self.items.append((time.monotonic(), delivery))
+        while self.max_length is not None and len(self.items) > self.max_length:
+            self.items.popleft()  # drop the oldest, as RabbitMQ's default overflow does
+            self.dropped += 1
+
+    def take(self, limit: int) -> list[Delivery]:
+        taken: list[Delivery] = []
+        now = time.monotonic()
+        while self.items and len(taken) < limit:
+            enqueued_at, delivery = self.items.popleft()
+            if self.ttl_s is not None and now - enqueued_at > self.ttl_s:
+                self.dropped += 1
+                continue
+            taken.append(delivery)
+        return taken
+
+
+class InMemoryBroker:
+    """Shared exchanges, queues and dead letters for the communicators of one process."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self._queues: dict[str, _Queue] = {}
+        self._bindings: dict[str, set[str]] = {}
+        self.dead_letters: list[DeadLetter] = []
+
+    def declare(self, channel: Channel, queue_name: str | None = None) -> _Queue:
+        name = queue_name or channel.work_queue
+        with self.condition:
+            queue = self._queues.get(name)
+            if queue is None:
+                ttl = channel.ttl_ms / 1000 if channel.ttl_ms else None
+                queue = _Queue(name, channel.max_length, ttl)
+                self._queues[name] = queue
+                self._bindings.setdefault(channel.name, set()).add(name)
+            return queue
+
+    def reply_queue(self, name: str) -> _Queue:
+        with self.condition:
+            return self._queues.setdefault(name, _Queue(name))
+
+    def route(self, channel: Channel, delivery: Delivery) -> None:
+        if channel.name not in self._bindings and not channel.name.startswith("_"):
+            self.declare(channel)
+        with self.condition:
+            for queue_name in self._bindings.get(channel.name, ()):
+                self._queues[queue_name].put(delivery)
+            self.condition.notify_all()
+
+    def send_to_queue(self, queue_name: str, delivery: Delivery) -> None:
+        with self.condition:
+            queue = self._queues.get(queue_name)
+            if queue is not None:
+                queue.put(delivery)
+                self.condition.notify_all()
+
+    def remove_queue(self, name: str) -> None:
+        with self.condition:
+            self._queues.pop(name, None)
+            for bound in self._bindings.values():
+                bound.discard(name)
+
+    def depth(self, queue_name: str) -> int:
+        with self.condition:
+            queue = self._queues.get(queue_name)
+            return len(queue.items) if queue else 0
+
+    def dropped(self, queue_name: str) -> int:
+        with self.condition:
+            queue = self._queues.get(queue_name)
+            return queue.dropped if queue else 0
+
+
+class InMemoryCommunicator(Communicator):
+    """One service's view of an :class:`InMemoryBroker`."""
+
+    def __init__(self, broker: InMemoryBroker, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+        self.broker = broker
+        self.max_attempts = max_attempts
+        self._subscriptions: list[tuple[Subscription, str]] = []
+        self._stopping = threading.Event()
+
+    def publish(self, channel: Channel[M], message: M, *, routing_key: str = "") -> None:
+        self.broker.route(channel, Delivery(message.to_bytes()))
+
+    def subscribe(
+        self,
+        channel: Channel[M],
+        handler: BatchHandler[M],
+        *,
+        batch_size: int = 1,
+        broadcast: bool = False,
+    ) -> None:
+        queue_name = f"{channel.work_queue}.{uuid.uuid4().hex[:8]}" if broadcast else None
+        queue = self.broker.declare(channel, queue_name)
+        self._subscriptions.append(
+            (Subscription(channel, handler, batch_size, broadcast), queue.name)
+        )
+
+    def request(self, channel: Channel[M], message: M, reply_type: type[R], timeout: float) -> R:
+        reply_queue = self.broker.reply_queue(f"reply.{uuid.uuid4().hex}")
+        correlation_id = uuid.uuid4().hex
+        try:
+            self.broker.declare(channel)
+            self.broker.route(
+                channel, Delivery(message.to_bytes(), 0, reply_queue.name, correlation_id)
+            )
+            deadline = time.monotonic() + timeout
+            with self.broker.condition:
+                while True:
+                    for delivery in reply_queue.take(1):
+                        if delivery.correlation_id == correlation_id:
+                            return decode(_reply_channel(reply_type), delivery.body)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise RequestTimeout(f"no reply on {channel.name} within {timeout:.0f}s")
+                    self.broker.condition.wait(remaining)
+        finally:
+            self.broker.remove_queue(reply_queue.name)
+
+    def run(self) -> None:
+        self._stopping.clear()
+        while not self._stopping.is_set():
+            if not self.drain_once():
+                with self.broker.condition:
+                    self.broker.condition.wait(0.05)
+
+    def drain_once(self) -> bool:
+        """Process at most one batch per subscription; return whether anything was processed."""
+        worked = False
+        for subscription, queue_name in self._subscriptions:
+            with self.broker.condition:
+                queue = self.broker._queues.get(queue_name)
+                deliveries = queue.take(subscription.batch_size) if queue else []
+            if deliveries:
+                worked = True
+                self._settle(subscription, queue_name, deliveries)
+        return worked
+
+    def _settle(
+        self, subscription: Subscription, queue_name: str, deliveries: Sequence[Delivery]
+    ) -> None:
+        outcomes = handle_batch(
+            subscription.channel, subscription.handler, deliveries, self.max_attempts
+        )
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            if outcome.action == "retry":
+                self.broker.send_to_queue(
+                    queue_name,
+                    Delivery(
+                        delivery.body,
+                        delivery.attempts + 1,
+                        delivery.reply_to,
+                        delivery.correlation_id,
+                    ),
+                )
+            elif outcome.action == "dead_letter":
+                with self.broker.condition:
+                    self.broker.dead_letters.append(
+                        DeadLetter(queue_name, delivery.body, outcome.reason, delivery.attempts + 1)
+                    )
+            elif outcome.reply is not None and delivery.reply_to:
+                self.broker.send_to_queue(
+                    delivery.reply_to,
+                    Delivery(outcome.reply.to_bytes(), 0, None, delivery.correlation_id),
+                )
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self.broker.condition:
+            self.broker.condition.notify_all()
+
+    def close(self) -> None:
+        self.stop()
+        for subscription, queue_name in self._subscriptions:
+            if subscription.broadcast:
+                self.broker.remove_queue(queue_name)
+
+    def queue_depth(self, channel: Channel) -> int | None:
+        return self.broker.depth(channel.work_queue)
+
+
+def _reply_channel(reply_type: type[Message]) -> Channel:
+    return Channel(f"_reply.{reply_type.kind}", reply_type, "_reply")

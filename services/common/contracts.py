@@ -1,0 +1,156 @@
+"""Message contracts shared by every service.
+
+Each message is a frozen pydantic model with an explicit ``schema_version``. A consumer that
+receives a version it does not know refuses the message (it is dead-lettered with the reason)
+instead of guessing at its meaning. Binary fields travel as base64 inside JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def _require_utc(value: datetime) -> datetime:
+    # Naive datetimes are ambiguous across cameras in different zones: refuse them.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone (UTC expected)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """Base of every message on the bus."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
+    kind: ClassVar[str]
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> Message:
+        return cls.model_validate_json(body)
+
+
+class BoundingBox(BaseModel):
+    """A face box in pixels of the frame it was found in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    x: int
+    y: int
+    width: Annotated[int, Field(gt=0)]
+    height: Annotated[int, Field(gt=0)]
+
+
+class FrameMessage(Message):
+    """One JPEG frame from a camera."""
+
+    kind: ClassVar[str] = "frame"
+    frame_id: Identifier
+    camera_id: Identifier
+    captured_at: UtcDatetime
+    width: Annotated[int, Field(gt=0)]
+    height: Annotated[int, Field(gt=0)]
+    jpeg: bytes
+
+
+class FaceMessage(Message):
+    """One detected, aligned face and the frame snapshot it came from."""
+
+    kind: ClassVar[str] = "face"
+    face_id: Identifier
+    frame_id: Identifier
+    camera_id: Identifier
+    captured_at: UtcDatetime
+    box: BoundingBox
+    detection_score: Annotated[float, Field(ge=0.0, le=1.0)]
+    crop_size: Annotated[int, Field(gt=0)]
+    # Raw RGB pixels (crop_size x crop_size x 3): lossless, so a face seen by a camera is
+    # embedded from exactly the pixels an enrolment photo of it would give.
+    crop_rgb: bytes
+    # A reduced JPEG of the whole frame: the attendance picture.
+    snapshot_jpeg: bytes
+
+
+class SightingMessage(Message):
+    """A recognised (or unrecognised) face: the input of the attendance rules."""
+
+    kind: ClassVar[str] = "sighting"
+    # Derived from the face id, so a redelivered face yields the same sighting id.
+    sighting_id: Identifier
+    face_id: Identifier
+    frame_id: Identifier
+    camera_id: Identifier
+    seen_at: UtcDatetime
+    box: BoundingBox
+    employee_id: Identifier | None = None
+    employee_name: str | None = None
+    similarity: float | None = None
+    runner_up_similarity: float | None = None
+    model_id: str
+    snapshot_jpeg: bytes
+    face_jpeg: bytes
+
+    @property
+    def is_known(self) -> bool:
+        return self.employee_id is not None
+
+
+class EnrolmentRequest(Message):
+    """Register a new employee (``employee_id`` unset) or add photos to an existing one."""
+
+    kind: ClassVar[str] = "enrolment_request"
+    request_id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    employee_id: Identifier | None = None
+    photos: Annotated[list[bytes], Field(min_length=1, max_length=20)]
+
+
+class EnrolmentResult(Message):
+    """The answer to an :class:`EnrolmentRequest`."""
+
+    kind: ClassVar[str] = "enrolment_result"
+    request_id: Identifier
+    ok: bool
+    employee_id: Identifier | None = None
+    name: str | None = None
+    embeddings_added: int = 0
+    error_code: str | None = None
+    error: str | None = None
+
+
+class AttendanceEvent(Message):
+    """Published by the recorder after it stored a known sighting (drives live views)."""
+
+    kind: ClassVar[str] = "attendance_event"
+    sighting_id: Identifier
+    record_id: str
+    employee_id: Identifier
+    employee_name: str
+    camera_id: Identifier
+    seen_at: UtcDatetime
+    day: str
+    event: Literal["arrival", "departure", "seen"]
