@@ -1,0 +1,1 @@
+"""MongoDB persistence: the system of record for employees, embeddings, attendance and pictures."""

@@ -1,0 +1,147 @@
+"""Attendance records, one per employee per day, updated with optimistic concurrency.
+
+Records are written by whole-document replace guarded by a version number rather than by
+``$min``/``$max`` updates: that is safe with several recorders on real MongoDB and also correct
+on the MongoDB-wire emulator used in tests, which stores datetimes given to ``$set`` as strings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.recorder.rules import AttendanceRecord, Observation, apply_sighting
+
+logger = logging.getLogger(__name__)
+
+MAX_WRITE_CONFLICTS = 20
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """Another writer kept winning the race for the same record (retry the message later)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record: AttendanceRecord
+    employee_name: str
+
+
+class AttendanceRepository:
+    def __init__(self, db: Database) -> None:
+        self._records = db.attendance
+
+    def record_sighting(
+        self,
+        employee_id: str,
+        employee_name: str,
+        observation: Observation,
+        day: date,
+        departure_min_gap: timedelta,
+    ) -> AttendanceRecord:
+        """Fold a sighting into the day's record and store it; safe to repeat."""
+        for _ in range(MAX_WRITE_CONFLICTS):
+            document = self._records.find_one({"day": day.isoformat(), "employee_id": employee_id})
+            current = _to_record(document) if document else None
+            updated = apply_sighting(current, employee_id, observation, day, departure_min_gap)
+            if current is not None and updated == current:
+                return current
+            replacement = _to_document(updated, employee_name)
+            if document is None:
+                try:
+                    self._records.insert_one({**replacement, "version": 1})
+                    return updated
+                except DuplicateKeyError:
+                    continue
+            version = document.get("version", 0)
+            result = self._records.replace_one(
+                {"_id": document["_id"], "version": version},
+                {**replacement, "version": version + 1},
+            )
+            if result.matched_count == 1:
+                return updated
+        raise ConcurrentUpdateError(f"record for {employee_id} on {day} kept changing")
+
+    def get(self, record_id: str) -> StoredRecord | None:
+        document = self._records.find_one({"_id": record_id})
+        return _to_stored(document) if document else None
+
+    def for_day(self, day: date) -> list[StoredRecord]:
+        cursor = self._records.find({"day": day.isoformat()}).sort("employee_name", 1)
+        return [_to_stored(document) for document in cursor]
+
+    def for_employee(self, employee_id: str, first: date, last: date) -> list[StoredRecord]:
+        cursor = self._records.find(
+            {
+                "employee_id": employee_id,
+                "day": {"$gte": first.isoformat(), "$lte": last.isoformat()},
+            }
+        ).sort("day", -1)
+        return [_to_stored(document) for document in cursor]
+
+    def between(self, first: date, last: date) -> list[StoredRecord]:
+        cursor = self._records.find(
+            {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        ).sort([("day", 1), ("employee_name", 1)])
+        return [_to_stored(document) for document in cursor]
+
+    def delete_for_employee(self, employee_id: str) -> int:
+        return self._records.delete_many({"employee_id": employee_id}).deleted_count
+
+    def picture_ids(self) -> set[str]:
+        """Every picture an attendance record points at (retention must keep these)."""
+        ids: set[str] = set()
+        for document in self._records.find({}, {"arrival": 1, "latest": 1}):
+            for key in ("arrival", "latest"):
+                ids.add(document[key]["picture_id"])
+        return ids
+
+
+def _observation_document(observation: Observation) -> dict:
+    return {
+        "seen_at": observation.seen_at,
+        "sighting_id": observation.sighting_id,
+        "camera_id": observation.camera_id,
+        "picture_id": observation.picture_id,
+    }
+
+
+def _to_document(record: AttendanceRecord, employee_name: str) -> dict:
+    return {
+        "_id": record.record_id,
+        "employee_id": record.employee_id,
+        "employee_name": employee_name,
+        "day": record.day.isoformat(),
+        "arrival": _observation_document(record.arrival),
+        "latest": _observation_document(record.latest),
+        "departure": _observation_document(record.departure) if record.departure else None,
+    }
+
+
+def _to_observation(document: dict) -> Observation:
+    return Observation(
+        seen_at=document["seen_at"],
+        sighting_id=document["sighting_id"],
+        camera_id=document["camera_id"],
+        picture_id=document["picture_id"],
+    )
+
+
+def _to_record(document: dict) -> AttendanceRecord:
+    departure = document.get("departure")
+    return AttendanceRecord(
+        record_id=document["_id"],
+        employee_id=document["employee_id"],
+        day=date.fromisoformat(document["day"]),
+        arrival=_to_observation(document["arrival"]),
+        latest=_to_observation(document["latest"]),
+        departure=_to_observation(departure) if departure else None,
+    )
+
+
+def _to_stored(document: dict) -> StoredRecord:
+    return StoredRecord(_to_record(document), document.get("employee_name", ""))

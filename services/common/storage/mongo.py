@@ -1,0 +1,59 @@
+"""Connecting to MongoDB and declaring the indexes every repository relies on."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    """MongoDB could not be reached after the start-up retries."""
+
+
+def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5.0) -> Database:
+    """Open a client with retries (compose may start us before MongoDB is ready)."""
+    delay = 0.25
+    for attempt in range(1, attempts + 1):
+        client: MongoClient = MongoClient(
+            url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000
+        )
+        try:
+            client.admin.command("ping")
+        except PyMongoError as exc:
+            client.close()
+            if attempt == attempts:
+                raise DatabaseUnavailable(
+                    f"cannot reach MongoDB at {_redact(url)} after {attempts} attempts: {exc}"
+                ) from exc
+            logger.warning("MongoDB not reachable (%s); retrying in %.1fs", exc, delay)
+            time.sleep(delay)
+            delay = min(max_delay, delay * 2)
+            continue
+        db = client[database]
+        ensure_indexes(db)
+        return db
+    raise AssertionError("unreachable")
+
+
+def ensure_indexes(db: Database) -> None:
+    db.employees.create_index([("name_key", ASCENDING)], unique=True)
+    db.embeddings.create_index([("employee_id", ASCENDING)])
+    db.embeddings.create_index([("model_id", ASCENDING)])
+    db.attendance.create_index([("day", ASCENDING), ("employee_id", ASCENDING)])
+    db.attendance.create_index([("employee_id", ASCENDING), ("day", DESCENDING)])
+    db.sightings.create_index([("seen_at", DESCENDING)])
+    db.sightings.create_index([("employee_id", ASCENDING), ("seen_at", DESCENDING)])
+    db.pictures.create_index([("owner_id", ASCENDING)])
+
+
+def _redact(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -1,0 +1,46 @@
+"""JPEG pictures (sighting snapshots, face crops, enrolment photos) kept in MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bson import Binary
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+
+class PictureStore:
+    def __init__(self, db: Database) -> None:
+        self._pictures = db.pictures
+
+    def put(self, picture_id: str, jpeg: bytes, *, owner_id: str, kind: str) -> None:
+        """Store a picture under a caller-chosen id; storing the same id again is harmless.
+
+        Picture ids are derived from what they show (a sighting, an enrolment photo), so a
+        second write of an id carries the same picture and is simply skipped.
+        """
+        try:
+            self._pictures.insert_one(
+                {
+                    "_id": picture_id,
+                    "jpeg": Binary(jpeg),
+                    "owner_id": owner_id,
+                    "kind": kind,
+                    "bytes": len(jpeg),
+                }
+            )
+        except DuplicateKeyError:
+            pass
+
+    def get(self, picture_id: str) -> bytes | None:
+        document = self._pictures.find_one({"_id": picture_id}, {"jpeg": 1})
+        return bytes(document["jpeg"]) if document else None
+
+    def delete(self, picture_ids: Iterable[str]) -> int:
+        ids = list(picture_ids)
+        if not ids:
+            return 0
+        return self._pictures.delete_many({"_id": {"$in": ids}}).deleted_count
+
+    def delete_owned_by(self, owner_id: str) -> int:
+        return self._pictures.delete_many({"owner_id": owner_id}).deleted_count

@@ -1,0 +1,128 @@
+"""Fixtures shared by every test: real servers, isolated per test run.
+
+RabbitMQ gets a vhost of its own (tests/fixtures/rabbitmq.py), Redis a key prefix that is
+deleted afterwards, MongoDB a database of its own on the server named by ``MONGO_URL``; when
+that is unset, a MongoDB-wire server (nx-27017) is started for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.rabbitmq"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return Path(os.environ.get("ATTENDANCE_MODELS_DIR", SHARED / "models")).resolve()
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return (SHARED / "faces").resolve()
+
+
+@pytest.fixture(scope="session")
+def test_output_dir() -> Path:
+    path = REPO_ROOT / "test-output"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def mongo_server_url(tmp_path_factory) -> str:
+    if os.environ.get("MONGO_URL"):
+        yield os.environ["MONGO_URL"]
+        return
+    executable = shutil.which("nx-27017") or str(Path(sys.executable).parent / "nx-27017")
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("mongo")
+    process = subprocess.Popen(
+        [
+            executable,
+            "--data-dir",
+            str(data_dir),
+            "-p",
+            str(port),
+            "--log-file",
+            str(data_dir / "server.log"),
+            "--pid-file",
+            str(data_dir / "server.pid"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"mongodb://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def mongo_db_name() -> str:
+    return f"test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def mongo_db(mongo_server_url, mongo_db_name):
+    from services.common.storage.mongo import connect
+
+    db = connect(mongo_server_url, mongo_db_name)
+    yield db
+    db.client.drop_database(mongo_db_name)
+    db.client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def cache_prefix(redis_url):
+    import redis
+
+    prefix = f"attendance-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_cache(redis_url, cache_prefix):
+    from services.common.cache import RedisCache
+
+    return RedisCache(redis_url, cache_prefix)
