@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from bson import Binary
@@ -19,7 +20,7 @@ class PictureStore:
         Picture ids are derived from what they show (a sighting, an enrolment photo), so a
         second write of an id carries the same picture and is simply skipped.
         """
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             self._pictures.insert_one(
                 {
                     "_id": picture_id,
@@ -29,8 +30,6 @@ class PictureStore:
                     "bytes": len(jpeg),
                 }
             )
-        except DuplicateKeyError:
-            pass
 
     def get(self, picture_id: str) -> bytes | None:
         document = self._pictures.find_one({"_id": picture_id}, {"jpeg": 1})

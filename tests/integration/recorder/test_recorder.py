@@ -66,7 +66,7 @@ def test_redelivered_and_reordered_sightings_give_the_same_record(recorder, ana,
 
 
 def test_unknown_sightings_are_logged_without_a_record(recorder, mongo_db):
-    service, attendance, _ = recorder
+    service, _attendance, _ = recorder
     assert service.record(sighting(None, 0)) is None
     assert mongo_db.attendance.count_documents({}) == 0
     assert mongo_db.sightings.count_documents({"known": False}) == 1
