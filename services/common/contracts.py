@@ -86,6 +86,8 @@ class FaceMessage(Message):
     camera_id: Identifier
     captured_at: UtcDatetime
     box: BoundingBox
+    # The same person walking past one camera keeps one track id from frame to frame.
+    track_id: Identifier
     detection_score: Annotated[float, Field(ge=0.0, le=1.0)]
     crop_size: Annotated[int, Field(gt=0)]
     # Raw RGB pixels (crop_size x crop_size x 3): lossless, so a face seen by a camera is
@@ -106,6 +108,7 @@ class SightingMessage(Message):
     camera_id: Identifier
     seen_at: UtcDatetime
     box: BoundingBox
+    track_id: Identifier | None = None
     employee_id: Identifier | None = None
     employee_name: str | None = None
     similarity: float | None = None

@@ -1,0 +1,62 @@
+"""What every service entrypoint does: logging, connections with retries, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from services.common.bus.base import Communicator
+from services.common.settings import CommonSettings
+
+logger = logging.getLogger(__name__)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("pika", "PIL", "matplotlib", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def connect_bus(settings: CommonSettings) -> Communicator:
+    from services.common.bus.rabbitmq import RabbitMQCommunicator
+
+    return RabbitMQCommunicator(
+        settings.rabbitmq_url,
+        settings.attendance_bus_prefix,
+        max_attempts=settings.attendance_max_attempts,
+    )
+
+
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM (docker stop) and SIGINT (Ctrl-C) finish the current message, then exit."""
+
+    def handler(signum: int, _frame: object) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

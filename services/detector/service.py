@@ -1,0 +1,69 @@
+"""The detector: turns camera frames into aligned face crops."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.common.bus.base import Communicator, PermanentError
+from services.common.bus.topology import FACES, FRAMES
+from services.common.contracts import BoundingBox, FaceMessage, FrameMessage, new_id
+from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
+from services.detector.face_finder import FaceFinder
+from services.detector.tracking import IouTracker
+
+logger = logging.getLogger(__name__)
+
+
+class Detector:
+    def __init__(self, bus: Communicator, finder: FaceFinder, snapshot_max_side: int = 640):
+        self._bus = bus
+        self._finder = finder
+        self._snapshot_max_side = snapshot_max_side
+        self._tracker = IouTracker()
+        self.frames_processed = 0
+        self.faces_found = 0
+
+    def start(self) -> None:
+        self._bus.subscribe(FRAMES, self.handle)
+
+    def handle(self, frames: Sequence[FrameMessage]) -> None:
+        for frame in frames:
+            for face in self.faces_in(frame):
+                self._bus.publish(FACES, face)
+
+    def faces_in(self, frame: FrameMessage) -> list[FaceMessage]:
+        try:
+            rgb = decode_image(frame.jpeg)
+        except ImageError as exc:
+            raise PermanentError(f"frame {frame.frame_id} from {frame.camera_id}: {exc}") from exc
+        found = self._finder.find(rgb)
+        self.frames_processed += 1
+        if not found:
+            logger.debug("no face in frame %s", frame.frame_id)
+            return []
+        self.faces_found += len(found)
+        snapshot = encode_jpeg(fit_within(rgb, self._snapshot_max_side), quality=80)
+        tracks = self._tracker.assign(frame.camera_id, [f.box for f in found], time.monotonic())
+        messages = []
+        for face, track_id in zip(found, tracks, strict=True):
+            x, y, width, height = face.box
+            messages.append(
+                FaceMessage(
+                    face_id=new_id(),
+                    frame_id=frame.frame_id,
+                    camera_id=frame.camera_id,
+                    captured_at=frame.captured_at,
+                    box=BoundingBox(x=x, y=y, width=width, height=height),
+                    track_id=track_id,
+                    detection_score=min(1.0, max(0.0, face.score)),
+                    crop_size=face.crop.shape[0],
+                    crop_rgb=np.ascontiguousarray(face.crop, dtype=np.uint8).tobytes(),
+                    snapshot_jpeg=snapshot,
+                )
+            )
+        logger.debug("frame %s: %d face(s)", frame.frame_id, len(messages))
+        return messages

@@ -1,0 +1,132 @@
+"""Registering employees from photos, through exactly the code that handles camera frames."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.common.contracts import EnrolmentRequest, EnrolmentResult
+from services.common.gallery import Gallery
+from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
+from services.common.storage.employees import (
+    Employee,
+    EmployeeError,
+    EmployeeRepository,
+    NewFace,
+    normalize_name,
+)
+from services.detector.face_finder import FaceFinder, FoundFace
+from services.recognizer.embedding import FaceEmbedder
+
+logger = logging.getLogger(__name__)
+
+# A face less than half as wide as the main one is a bystander in the background (seen in the
+# labelled photos), not a second person posing; it does not make the photo ambiguous.
+BYSTANDER_RATIO = 0.5
+STORED_PHOTO_MAX_SIDE = 1024
+
+
+class EnrolmentError(EmployeeError):
+    """A photo or name that cannot be enrolled; the message names the problem and the photo."""
+
+
+class Enroller:
+    def __init__(
+        self,
+        finder: FaceFinder,
+        embedder: FaceEmbedder,
+        employees: EmployeeRepository,
+        gallery: Gallery,
+        max_photo_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        self._finder = finder
+        self._embedder = embedder
+        self._employees = employees
+        self._gallery = gallery
+        self._max_photo_bytes = max_photo_bytes
+
+    def enroll(self, name: str, photos: Sequence[bytes]) -> Employee:
+        """Register a new employee; nothing is stored unless every photo has exactly one face."""
+        name = normalize_name(name)
+        if self._employees.find_by_name(name) is not None:
+            raise EnrolmentError(
+                "duplicate_name", f"an employee named {name!r} is already registered"
+            )
+        faces = self.faces_from_photos(photos)
+        employee = self._employees.create(name, faces, self._embedder.model_id)
+        self._gallery.changed()
+        logger.info(
+            "enrolled %s (%s) from %d photo(s)", employee.name, employee.employee_id, len(faces)
+        )
+        return employee
+
+    def add_photos(self, employee_id: str, photos: Sequence[bytes]) -> Employee:
+        if self._employees.get(employee_id) is None:
+            raise EnrolmentError("not_found", f"no employee with id {employee_id}")
+        faces = self.faces_from_photos(photos)
+        employee = self._employees.add_faces(employee_id, faces, self._embedder.model_id)
+        self._gallery.changed()
+        return employee
+
+    def faces_from_photos(self, photos: Sequence[bytes]) -> list[NewFace]:
+        if not photos:
+            raise EnrolmentError("photo_required", "at least one photo is required")
+        found = [self._single_face(photo, number) for number, photo in enumerate(photos, 1)]
+        embeddings = self._embedder.embed([face.crop for _, face in found])
+        return [
+            NewFace(
+                photo_jpeg=encode_jpeg(fit_within(rgb, STORED_PHOTO_MAX_SIDE), quality=90),
+                face_jpeg=encode_jpeg(face.crop, quality=92),
+                embedding=embedding,
+            )
+            for (rgb, face), embedding in zip(found, embeddings, strict=True)
+        ]
+
+    def _single_face(self, photo: bytes, number: int) -> tuple[np.ndarray, FoundFace]:
+        where = f"photo {number}"
+        if len(photo) > self._max_photo_bytes:
+            raise EnrolmentError(
+                "image_too_large",
+                f"{where} is {len(photo) / 1_048_576:.1f} MB; the limit is "
+                f"{self._max_photo_bytes / 1_048_576:.0f} MB",
+            )
+        try:
+            rgb = decode_image(photo)
+        except ImageError as exc:
+            raise EnrolmentError("not_an_image", f"{where}: {exc}") from exc
+        faces = self._finder.find(rgb, thorough=True)
+        if not faces:
+            raise EnrolmentError(
+                "no_face", f"{where}: no face found; use a well-lit, front-facing photo"
+            )
+        main_side = faces[0].box[2]
+        people = [face for face in faces if face.box[2] >= BYSTANDER_RATIO * main_side]
+        if len(people) > 1:
+            raise EnrolmentError(
+                "several_faces",
+                f"{where}: {len(people)} faces found; use a photo of this person alone",
+            )
+        return rgb, faces[0]
+
+    def handle(self, request: EnrolmentRequest) -> EnrolmentResult:
+        """Serve one enrolment request from the bus; errors become a result, never a crash."""
+        try:
+            if request.employee_id:
+                employee = self.add_photos(request.employee_id, request.photos)
+                added = len(request.photos)
+            else:
+                employee = self.enroll(request.name or "", request.photos)
+                added = len(employee.photo_ids)
+        except EmployeeError as exc:
+            return EnrolmentResult(
+                request_id=request.request_id, ok=False, error_code=exc.code, error=str(exc)
+            )
+        return EnrolmentResult(
+            request_id=request.request_id,
+            ok=True,
+            employee_id=employee.employee_id,
+            name=employee.name,
+            embeddings_added=added,
+        )

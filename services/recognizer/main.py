@@ -1,0 +1,84 @@
+"""Entrypoint of the recognizer service, and the factories enrolment and other modes reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymongo.database import Database
+
+from services.common.bus.base import Communicator
+from services.common.cache import KeyValueCache, RedisCache
+from services.common.gallery import Gallery
+from services.common.runtime import configure_logging, connect_bus, stop_on_signals
+from services.common.storage.employees import EmployeeRepository
+from services.common.storage.mongo import connect
+from services.detector.main import build_finder
+from services.recognizer.embedding import FaceEmbedder
+from services.recognizer.enrolment import Enroller
+from services.recognizer.service import Recognizer
+from services.recognizer.settings import RecognizerSettings
+
+
+def build_embedder(settings: RecognizerSettings) -> FaceEmbedder:
+    options = {"device": settings.recognizer_device, "threads": settings.recognizer_threads}
+    if settings.facenet_weights is not None:
+        return FaceEmbedder(settings.facenet_weights, **options)
+    if settings.facenet_pretrained is not None:
+        return FaceEmbedder(pretrained=settings.facenet_pretrained, **options)
+    return FaceEmbedder.from_models_dir(settings.attendance_models_dir, **options)
+
+
+@dataclass
+class RecognitionStack:
+    embedder: FaceEmbedder
+    gallery: Gallery
+    enroller: Enroller
+
+
+def build_stack(
+    settings: RecognizerSettings, db: Database, cache: KeyValueCache
+) -> RecognitionStack:
+    embedder = build_embedder(settings)
+    employees = EmployeeRepository(db)
+    gallery = Gallery(cache, employees, embedder.model_id)
+    enroller = Enroller(
+        build_finder(settings), embedder, employees, gallery, settings.enrolment_max_photo_bytes
+    )
+    return RecognitionStack(embedder, gallery, enroller)
+
+
+def build(
+    settings: RecognizerSettings, bus: Communicator, db: Database, cache: KeyValueCache
+) -> Recognizer:
+    stack = build_stack(settings, db, cache)
+    return Recognizer(
+        bus,
+        stack.embedder,
+        stack.gallery,
+        cache,
+        threshold=settings.match_threshold,
+        margin=settings.match_margin,
+        batch_size=settings.recognizer_batch_size,
+        sighting_cooldown=settings.sighting_cooldown,
+        enroller=stack.enroller,
+    )
+
+
+def connect_cache(settings: RecognizerSettings) -> RedisCache:
+    cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
+    cache.wait_until_ready()
+    return cache
+
+
+def main(settings: RecognizerSettings | None = None) -> int:
+    settings = settings or RecognizerSettings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    db = connect(settings.mongo_url, settings.mongo_db)
+    bus = connect_bus(settings)
+    build(settings, bus, db, connect_cache(settings)).start()
+    stop_on_signals(bus.stop)
+    try:
+        bus.run()
+    finally:
+        bus.close()
+    return 0

@@ -1,0 +1,140 @@
+"""The recognizer: embeds faces, matches them against the gallery, publishes sightings."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.common.bus.base import Communicator
+from services.common.bus.topology import ENROLMENTS, FACES, SIGHTINGS
+from services.common.cache import KeyValueCache
+from services.common.contracts import (
+    EnrolmentRequest,
+    EnrolmentResult,
+    FaceMessage,
+    SightingMessage,
+)
+from services.common.gallery import Gallery, GallerySnapshot
+from services.common.images import encode_jpeg
+from services.recognizer.embedding import FaceEmbedder
+from services.recognizer.enrolment import Enroller
+from services.recognizer.matching import GalleryMatrix, Match, match
+
+logger = logging.getLogger(__name__)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Recognizer:
+    def __init__(
+        self,
+        bus: Communicator,
+        embedder: FaceEmbedder,
+        gallery: Gallery,
+        cache: KeyValueCache,
+        *,
+        threshold: float,
+        margin: float,
+        batch_size: int = 16,
+        sighting_cooldown: float = 2.0,
+        enroller: Enroller | None = None,
+    ) -> None:
+        self._bus = bus
+        self._embedder = embedder
+        self._gallery = gallery
+        self._cache = cache
+        self._threshold = threshold
+        self._margin = margin
+        self._batch_size = batch_size
+        self._cooldown = sighting_cooldown
+        self._enroller = enroller
+        self._matrix = GalleryMatrix.empty()
+        self._matrix_version = -1
+        self.faces_embedded = 0
+        self.sightings_published = {"known": 0, "unknown": 0}
+
+    def start(self) -> None:
+        self._bus.subscribe(FACES, self.handle, batch_size=self._batch_size)
+        if self._enroller is not None:
+            self._bus.subscribe(ENROLMENTS, self.handle_enrolments)
+
+    def handle(self, faces: Sequence[FaceMessage]) -> None:
+        for sighting in self.recognise(faces):
+            key = self._cooldown_key(sighting)
+            if self._cooldown > 0 and self._cache.get(key) is not None:
+                continue
+            self._bus.publish(SIGHTINGS, sighting)
+            # Marked only once published: a failed publish is retried, not swallowed.
+            if self._cooldown > 0:
+                self._cache.set(key, b"1", self._cooldown)
+            self.sightings_published["known" if sighting.is_known else "unknown"] += 1
+
+    def handle_enrolments(self, requests: Sequence[EnrolmentRequest]) -> list[EnrolmentResult]:
+        assert self._enroller is not None
+        return [self._enroller.handle(request) for request in requests]
+
+    def recognise(self, faces: Sequence[FaceMessage]) -> list[SightingMessage]:
+        crops = [
+            np.frombuffer(face.crop_rgb, dtype=np.uint8).reshape(face.crop_size, face.crop_size, 3)
+            for face in faces
+        ]
+        embeddings = self._embedder.embed(crops)
+        self.faces_embedded += len(faces)
+        snapshot = self._gallery.current()
+        matches = match(embeddings, self._matrix_for(snapshot), self._threshold, self._margin)
+        return [
+            self._sighting(face, crop, verdict, snapshot)
+            for face, crop, verdict in zip(faces, crops, matches, strict=True)
+        ]
+
+    def _matrix_for(self, snapshot: GallerySnapshot) -> GalleryMatrix:
+        if snapshot.version != self._matrix_version:
+            self._matrix = GalleryMatrix(list(snapshot.employee_ids), snapshot.matrix)
+            self._matrix_version = snapshot.version
+        return self._matrix
+
+    def _sighting(
+        self, face: FaceMessage, crop: np.ndarray, verdict: Match, snapshot: GallerySnapshot
+    ) -> SightingMessage:
+        employee_id = verdict.employee_id
+        if employee_id is not None:
+            logger.info(
+                "face %s on %s: %s (%.3f, runner-up %.3f)",
+                face.face_id,
+                face.camera_id,
+                employee_id,
+                verdict.similarity,
+                verdict.runner_up_similarity,
+            )
+        return SightingMessage(
+            # The face id, not a fresh one: a redelivered face must give the same sighting.
+            sighting_id=face.face_id,
+            face_id=face.face_id,
+            frame_id=face.frame_id,
+            camera_id=face.camera_id,
+            seen_at=face.captured_at,
+            box=face.box,
+            track_id=face.track_id,
+            employee_id=employee_id,
+            employee_name=snapshot.names.get(employee_id) if employee_id else None,
+            similarity=_finite(verdict.similarity),
+            runner_up_similarity=_finite(verdict.runner_up_similarity),
+            model_id=self._embedder.model_id,
+            snapshot_jpeg=face.snapshot_jpeg,
+            face_jpeg=encode_jpeg(crop, quality=90),
+        )
+
+    @staticmethod
+    def _cooldown_key(sighting: SightingMessage) -> str:
+        """One sighting per person (or unknown track) per camera per cooldown period.
+
+        A face stays in view for many frames; without this every frame would be a sighting
+        with its own pictures. The key lives in the shared cache so scaled recognizers agree.
+        """
+        who = sighting.employee_id or f"track:{sighting.track_id or sighting.face_id}"
+        return f"cooldown:{sighting.camera_id}:{who}"
