@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pika
+import pytest
+
+from services.common.bus.topology import FACES, FRAMES, SIGHTINGS
+from tests.helpers.processes import ServiceProcess, wait_until
+
+
+@pytest.fixture
+def pipeline_env(rabbitmq_url, bus_prefix, redis_url, mongo_server_url, mongo_db_name,
+                 models_dir, cache_prefix):
+    """Environment for service processes: one vhost, prefix, Redis prefix and database."""
+    return {
+        "RABBITMQ_URL": rabbitmq_url,
+        "ATTENDANCE_BUS_PREFIX": bus_prefix,
+        "REDIS_URL": redis_url,
+        "MONGO_URL": mongo_server_url,
+        "MONGO_DB": mongo_db_name,
+        "ATTENDANCE_MODELS_DIR": str(models_dir),
+        "LOG_LEVEL": "INFO",
+        "SITE_TIMEZONE": "UTC",
+    }
+
+
+@pytest.fixture
+def services(pipeline_env, tmp_path):
+    """Start service processes by name; all are stopped at the end of the test."""
+    started: list[ServiceProcess] = []
+
+    def start(name: str, *args: str, **extra_env: str) -> ServiceProcess:
+        process = ServiceProcess(name, {**pipeline_env, **extra_env}, tmp_path, *args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def consumers_on(rabbitmq_url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        channel = connection.channel()
+        try:
+            return channel.queue_declare(queue, passive=True).method.consumer_count
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+@pytest.fixture
+def wait_for_consumers(rabbitmq_url, bus_prefix):
+    def wait(*channels, timeout: float = 120.0) -> None:
+        for channel in channels or (FRAMES, FACES, SIGHTINGS):
+            queue = channel.queue_name(bus_prefix)
+            wait_until(lambda q=queue: consumers_on(rabbitmq_url, q) > 0, timeout,
+                       f"a consumer on {queue}", interval=0.5)
+
+    return wait

@@ -1,0 +1,73 @@
+"""The whole pipeline, each service a process of its own, on real servers and real models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.common.storage.mongo import connect
+from tests.helpers.processes import run_command, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.models, pytest.mark.timeout(420)]
+
+HAMILTON = "face_recognition/examples/short_hamilton_clip.mp4"
+CROWD = "facenet-pytorch/examples/video.mp4"
+
+
+def enroll(env, name: str, photo) -> str:
+    result = run_command(env, "enroll", "--name", name, str(photo))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["employee_id"]
+
+
+@pytest.fixture
+def db(mongo_server_url, mongo_db_name):
+    database = connect(mongo_server_url, mongo_db_name)
+    yield database
+    database.client.drop_database(mongo_db_name)
+
+
+def test_lin_manuel_miranda_is_recorded_arriving_in_the_hamilton_clip(
+    pipeline_env, services, wait_for_consumers, faces_dir, db
+):
+    lin = enroll(pipeline_env, "Lin-Manuel Miranda",
+                 faces_dir / "face_recognition/examples/lin-manuel-miranda.png")
+    alex = enroll(pipeline_env, "Alex Lacamoire",
+                  faces_dir / "face_recognition/examples/alex-lacamoire.png")
+    detector, recognizer, recorder = (services(name) for name in ("detector", "recognizer",
+                                                                   "recorder"))
+    wait_for_consumers()
+
+    capture = services("capture", "--source", str(faces_dir / HAMILTON), "--camera-id", "stage",
+                       "--fps", "6")
+    assert capture.wait(timeout=120) == 0, capture.log()
+
+    record = wait_until(lambda: db.attendance.find_one({"employee_id": lin}), 90,
+                        "Lin-Manuel Miranda's attendance record")
+    assert record["employee_name"] == "Lin-Manuel Miranda"
+    assert record["arrival"]["camera_id"] == "stage"
+    picture = db.pictures.find_one({"_id": record["arrival"]["picture_id"]})
+    assert picture is not None and bytes(picture["jpeg"][:2]) == b"\xff\xd8"
+    assert {r["employee_id"] for r in db.attendance.find()} <= {lin, alex}
+    for process in (detector, recognizer, recorder):
+        assert process.process.poll() is None, process.log()
+
+
+def test_the_crowd_video_yields_unknown_sightings_and_no_attendance(
+    pipeline_env, services, wait_for_consumers, faces_dir, db
+):
+    enroll(pipeline_env, "Lin-Manuel Miranda",
+           faces_dir / "face_recognition/examples/lin-manuel-miranda.png")
+    services("detector", DETECTOR_MODEL="full")
+    services("recognizer")
+    services("recorder")
+    wait_for_consumers()
+
+    capture = services("capture", "--source", str(faces_dir / CROWD), "--camera-id", "arcade",
+                       "--fps", "5", CAPTURE_MAX_SIDE="1920")
+    assert capture.wait(timeout=120) == 0, capture.log()
+
+    wait_until(lambda: db.sightings.count_documents({"known": False}) >= 1, 90,
+               "an unknown sighting")
+    assert db.attendance.count_documents({}) == 0
