@@ -12,6 +12,7 @@ from services.common.bus.base import Communicator
 from services.common.bus.topology import FRAMES
 from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.images import encode_jpeg, fit_within
+from services.common.metrics import FRAMES_PUBLISHED
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Capture:
                         return
                     self._bus.publish(FRAMES, self.frame_message(rgb))
                     self.frames_published += 1
+                    FRAMES_PUBLISHED.labels(self.camera_id).inc()
                     delay = 1.0
                 logger.info(
                     "source %s ended after %d frames", self.spec.location, self.frames_published

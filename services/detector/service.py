@@ -12,6 +12,7 @@ from services.common.bus.base import Communicator, PermanentError
 from services.common.bus.topology import FACES, FRAMES
 from services.common.contracts import BoundingBox, FaceMessage, FrameMessage, new_id
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
+from services.common.metrics import FACES_DETECTED, FRAMES_PROCESSED
 from services.detector.face_finder import FaceFinder
 from services.detector.tracking import IouTracker
 
@@ -24,8 +25,6 @@ class Detector:
         self._finder = finder
         self._snapshot_max_side = snapshot_max_side
         self._tracker = IouTracker()
-        self.frames_processed = 0
-        self.faces_found = 0
 
     def start(self) -> None:
         self._bus.subscribe(FRAMES, self.handle)
@@ -41,11 +40,11 @@ class Detector:
         except ImageError as exc:
             raise PermanentError(f"frame {frame.frame_id} from {frame.camera_id}: {exc}") from exc
         found = self._finder.find(rgb)
-        self.frames_processed += 1
+        FRAMES_PROCESSED.inc()
         if not found:
             logger.debug("no face in frame %s", frame.frame_id)
             return []
-        self.faces_found += len(found)
+        FACES_DETECTED.inc(len(found))
         snapshot = encode_jpeg(fit_within(rgb, self._snapshot_max_side), quality=80)
         tracks = self._tracker.assign(frame.camera_id, [f.box for f in found], time.monotonic())
         messages = []

@@ -19,6 +19,7 @@ from services.common.contracts import (
 )
 from services.common.gallery import Gallery, GallerySnapshot
 from services.common.images import encode_jpeg
+from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.matching import GalleryMatrix, Match, match
@@ -55,8 +56,6 @@ class Recognizer:
         self._enroller = enroller
         self._matrix = GalleryMatrix.empty()
         self._matrix_version = -1
-        self.faces_embedded = 0
-        self.sightings_published = {"known": 0, "unknown": 0}
 
     def start(self) -> None:
         self._bus.subscribe(FACES, self.handle, batch_size=self._batch_size)
@@ -72,19 +71,20 @@ class Recognizer:
             # Marked only once published: a failed publish is retried, not swallowed.
             if self._cooldown > 0:
                 self._cache.set(key, b"1", self._cooldown)
-            self.sightings_published["known" if sighting.is_known else "unknown"] += 1
+            SIGHTINGS_PUBLISHED.labels("known" if sighting.is_known else "unknown").inc()
 
     def handle_enrolments(self, requests: Sequence[EnrolmentRequest]) -> list[EnrolmentResult]:
         assert self._enroller is not None
         return [self._enroller.handle(request) for request in requests]
 
+    @RECOGNITION_SECONDS.time()
     def recognise(self, faces: Sequence[FaceMessage]) -> list[SightingMessage]:
         crops = [
             np.frombuffer(face.crop_rgb, dtype=np.uint8).reshape(face.crop_size, face.crop_size, 3)
             for face in faces
         ]
         embeddings = self._embedder.embed(crops)
-        self.faces_embedded += len(faces)
+        FACES_EMBEDDED.inc(len(faces))
         snapshot = self._gallery.current()
         matches = match(embeddings, self._matrix_for(snapshot), self._threshold, self._margin)
         return [

@@ -9,6 +9,7 @@ from datetime import timedelta
 from services.common.bus.base import Communicator
 from services.common.bus.topology import ATTENDANCE_EVENTS, SIGHTINGS
 from services.common.contracts import AttendanceEvent, SightingMessage, utc_now
+from services.common.metrics import RECORDS_WRITTEN, SIGHTINGS_STORED
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog, snapshot_picture_id
@@ -32,7 +33,6 @@ class Recorder:
         self._attendance = attendance
         self._sightings = sightings
         self._settings = settings
-        self.recorded = 0
 
     def start(self) -> None:
         self._bus.subscribe(SIGHTINGS, self.handle)
@@ -55,7 +55,8 @@ class Recorder:
                     sighting.employee_id,
                 )
                 return None
-        self._sightings.add(sighting)
+        stored = self._sightings.add(sighting)
+        SIGHTINGS_STORED.labels("new" if stored else "duplicate").inc()
         if employee is None:
             return None
         day = attendance_day(sighting.seen_at, self._settings.zone, self._settings.day_start_hour)
@@ -68,7 +69,7 @@ class Recorder:
         record = self._attendance.record_sighting(
             employee.employee_id, employee.name, observation, day, self._settings.departure_gap
         )
-        self.recorded += 1
+        RECORDS_WRITTEN.inc()
         event = AttendanceEvent(
             sighting_id=sighting.sighting_id,
             record_id=record.record_id,

@@ -41,6 +41,14 @@ def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5
     raise AssertionError("unreachable")
 
 
+def is_reachable(db: Database) -> bool:
+    try:
+        db.client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
+
+
 def ensure_indexes(db: Database) -> None:
     db.employees.create_index([("name_key", ASCENDING)], unique=True)
     db.embeddings.create_index([("employee_id", ASCENDING)])
