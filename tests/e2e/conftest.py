@@ -8,8 +8,9 @@ from tests.helpers.processes import ServiceProcess, wait_until
 
 
 @pytest.fixture
-def pipeline_env(rabbitmq_url, bus_prefix, redis_url, mongo_server_url, mongo_db_name,
-                 models_dir, cache_prefix):
+def pipeline_env(
+    rabbitmq_url, bus_prefix, redis_url, mongo_server_url, mongo_db_name, models_dir, cache_prefix
+):
     """Environment for service processes: one vhost, prefix, Redis prefix and database."""
     return {
         "RABBITMQ_URL": rabbitmq_url,
@@ -56,7 +57,11 @@ def wait_for_consumers(rabbitmq_url, bus_prefix):
     def wait(*channels, timeout: float = 120.0) -> None:
         for channel in channels or (FRAMES, FACES, SIGHTINGS):
             queue = channel.queue_name(bus_prefix)
-            wait_until(lambda q=queue: consumers_on(rabbitmq_url, q) > 0, timeout,
-                       f"a consumer on {queue}", interval=0.5)
+            wait_until(
+                lambda q=queue: consumers_on(rabbitmq_url, q) > 0,
+                timeout,
+                f"a consumer on {queue}",
+                interval=0.5,
+            )
 
     return wait

@@ -31,20 +31,29 @@ def db(mongo_server_url, mongo_db_name):
 def test_lin_manuel_miranda_is_recorded_arriving_in_the_hamilton_clip(
     pipeline_env, services, wait_for_consumers, faces_dir, db
 ):
-    lin = enroll(pipeline_env, "Lin-Manuel Miranda",
-                 faces_dir / "face_recognition/examples/lin-manuel-miranda.png")
-    alex = enroll(pipeline_env, "Alex Lacamoire",
-                  faces_dir / "face_recognition/examples/alex-lacamoire.png")
-    detector, recognizer, recorder = (services(name) for name in ("detector", "recognizer",
-                                                                   "recorder"))
+    lin = enroll(
+        pipeline_env,
+        "Lin-Manuel Miranda",
+        faces_dir / "face_recognition/examples/lin-manuel-miranda.png",
+    )
+    alex = enroll(
+        pipeline_env, "Alex Lacamoire", faces_dir / "face_recognition/examples/alex-lacamoire.png"
+    )
+    detector, recognizer, recorder = (
+        services(name) for name in ("detector", "recognizer", "recorder")
+    )
     wait_for_consumers()
 
-    capture = services("capture", "--source", str(faces_dir / HAMILTON), "--camera-id", "stage",
-                       "--fps", "6")
+    capture = services(
+        "capture", "--source", str(faces_dir / HAMILTON), "--camera-id", "stage", "--fps", "6"
+    )
     assert capture.wait(timeout=120) == 0, capture.log()
 
-    record = wait_until(lambda: db.attendance.find_one({"employee_id": lin}), 90,
-                        "Lin-Manuel Miranda's attendance record")
+    record = wait_until(
+        lambda: db.attendance.find_one({"employee_id": lin}),
+        90,
+        "Lin-Manuel Miranda's attendance record",
+    )
     assert record["employee_name"] == "Lin-Manuel Miranda"
     assert record["arrival"]["camera_id"] == "stage"
     picture = db.pictures.find_one({"_id": record["arrival"]["picture_id"]})
@@ -57,17 +66,29 @@ def test_lin_manuel_miranda_is_recorded_arriving_in_the_hamilton_clip(
 def test_the_crowd_video_yields_unknown_sightings_and_no_attendance(
     pipeline_env, services, wait_for_consumers, faces_dir, db
 ):
-    enroll(pipeline_env, "Lin-Manuel Miranda",
-           faces_dir / "face_recognition/examples/lin-manuel-miranda.png")
+    enroll(
+        pipeline_env,
+        "Lin-Manuel Miranda",
+        faces_dir / "face_recognition/examples/lin-manuel-miranda.png",
+    )
     services("detector", DETECTOR_MODEL="full")
     services("recognizer")
     services("recorder")
     wait_for_consumers()
 
-    capture = services("capture", "--source", str(faces_dir / CROWD), "--camera-id", "arcade",
-                       "--fps", "5", CAPTURE_MAX_SIDE="1920")
+    capture = services(
+        "capture",
+        "--source",
+        str(faces_dir / CROWD),
+        "--camera-id",
+        "arcade",
+        "--fps",
+        "5",
+        CAPTURE_MAX_SIDE="1920",
+    )
     assert capture.wait(timeout=120) == 0, capture.log()
 
-    wait_until(lambda: db.sightings.count_documents({"known": False}) >= 1, 90,
-               "an unknown sighting")
+    wait_until(
+        lambda: db.sightings.count_documents({"known": False}) >= 1, 90, "an unknown sighting"
+    )
     assert db.attendance.count_documents({}) == 0

@@ -8,7 +8,8 @@ import threading
 import pika
 import pytest
 
-from services.common.bus.rabbitmq import REASON_HEADER, RabbitMQCommunicator
+from services.common.bus.rabbitmq import RabbitMQCommunicator
+from services.common.bus.rabbitmq_topology import REASON_HEADER
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS, dead_letter_queue
 from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.storage.employees import EmployeeRepository, NewFace
@@ -51,8 +52,11 @@ def test_a_recorder_killed_mid_run_loses_and_duplicates_no_sighting(
     assert stored_when_killed < len(batch), "the recorder finished before it could be killed"
 
     services("recorder", MONGO_DB=mongo_db.name)
-    wait_until(lambda: mongo_db.sightings.count_documents({}) == len(batch), 120,
-               "every sighting to be stored")
+    wait_until(
+        lambda: mongo_db.sightings.count_documents({}) == len(batch),
+        120,
+        "every sighting to be stored",
+    )
     stored_ids = sorted(document["_id"] for document in mongo_db.sightings.find({}, {"_id": 1}))
     assert stored_ids == sorted(message.sighting_id for message in batch)
     records = list(mongo_db.attendance.find())
@@ -73,8 +77,9 @@ def test_corrupt_frames_and_wrong_versions_are_set_aside_and_the_detector_keeps_
     bus.subscribe(FACES, faces.extend)
 
     def frame(jpeg: bytes) -> FrameMessage:
-        return FrameMessage(frame_id=new_id(), camera_id="door", captured_at=utc_now(),
-                            width=8, height=8, jpeg=jpeg)
+        return FrameMessage(
+            frame_id=new_id(), camera_id="door", captured_at=utc_now(), width=8, height=8, jpeg=jpeg
+        )
 
     corrupt = frame(b"\xff\xd8\xff\xe0 this is not really a JPEG")
     no_face = frame((faces_dir / "dlib/examples/faces/dogs.jpg").read_bytes())
@@ -85,8 +90,9 @@ def test_corrupt_frames_and_wrong_versions_are_set_aside_and_the_detector_keeps_
     bus.publish(FRAMES, corrupt)
     bus.publish(FRAMES, no_face)
     connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-    connection.channel().basic_publish(FRAMES.exchange_name(bus_prefix), "door",
-                                       json.dumps(wrong_version).encode())
+    connection.channel().basic_publish(
+        FRAMES.exchange_name(bus_prefix), "door", json.dumps(wrong_version).encode()
+    )
     connection.close()
     bus.publish(FRAMES, good)
 
@@ -99,8 +105,9 @@ def test_corrupt_frames_and_wrong_versions_are_set_aside_and_the_detector_keeps_
         consumer.join(timeout=10)
         bus.close()
     assert [face.frame_id for face in faces] == [good.frame_id]
-    reasons = [str(headers.get(REASON_HEADER, "")) for headers, _ in
-               dead_letters(rabbitmq_url, bus_prefix)]
+    reasons = [
+        str(headers.get(REASON_HEADER, "")) for headers, _ in dead_letters(rabbitmq_url, bus_prefix)
+    ]
     assert any(corrupt.frame_id in reason and "not an image" in reason for reason in reasons), (
         reasons
     )

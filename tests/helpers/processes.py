@@ -50,10 +50,17 @@ class ServiceProcess:
         self._log.close()
 
 
-def run_command(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_command(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*ATTENDANCE, *args], env={**os.environ, **env}, cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=timeout, check=False,
+        [*ATTENDANCE, *args],
+        env={**os.environ, **env},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
