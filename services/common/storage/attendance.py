@@ -83,6 +83,12 @@ class AttendanceRepository:
         ).sort("day", -1)
         return [_to_stored(document) for document in cursor]
 
+    def latest_for_employee(self, employee_id: str) -> StoredRecord | None:
+        """The employee's most recent record (for "last seen"), via the (employee, day) index."""
+        cursor = self._records.find({"employee_id": employee_id}).sort("day", -1).limit(1)
+        documents = list(cursor)
+        return _to_stored(documents[0]) if documents else None
+
     def between(self, first: date, last: date) -> list[StoredRecord]:
         cursor = self._records.find(
             {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}

@@ -88,6 +88,11 @@ class SightingLog:
     def delete_for_employee(self, employee_id: str) -> int:
         return self._sightings.delete_many({"employee_id": employee_id}).deleted_count
 
+    def remove(self, sighting_id: str) -> bool:
+        """Delete one sighting and its two pictures (an unknown face dismissed or assigned)."""
+        self._pictures.delete([snapshot_picture_id(sighting_id), face_picture_id(sighting_id)])
+        return self._sightings.delete_one({"_id": sighting_id}).deleted_count == 1
+
     def purge_older_than(self, cutoff: datetime, keep_pictures: set[str]) -> int:
         """Apply the retention period; pictures still used by attendance records stay."""
         old = [d["_id"] for d in self._sightings.find({"seen_at": {"$lt": cutoff}}, {"_id": 1})]

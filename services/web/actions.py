@@ -1,0 +1,193 @@
+"""Writes shared by the pages and the API: enrolment, unknown faces, erasure, kiosk frames."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from werkzeug.datastructures import FileStorage
+
+from services.common.bus.base import BusUnavailable, RequestTimeout
+from services.common.bus.topology import FRAMES
+from services.common.contracts import FrameMessage, new_id, utc_now
+from services.common.images import ImageError, decode_image, encode_jpeg
+from services.common.storage.employees import Employee, EmployeeError, normalize_name
+from services.web.context import EnrolmentService, WebContext
+from services.web.erase import ErasureReport, erase_employee
+from services.web.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+MAX_PHOTOS = 20
+CAMERA_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,64}$")
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def read_photos(files: list[FileStorage]) -> list[bytes]:
+    photos = [f.read() for f in files if f and (f.filename or f.content_length)]
+    photos = [photo for photo in photos if photo]
+    if not photos:
+        raise ApiError(400, "photo_required", "choose a photo of the person's face")
+    if len(photos) > MAX_PHOTOS:
+        raise ApiError(400, "too_many_photos", f"send at most {MAX_PHOTOS} photos at once")
+    return photos
+
+
+def check_photos(ctx: WebContext, photos: list[bytes]) -> None:
+    """Refuse what is obviously not a usable image before asking the recognizer."""
+    for number, photo in enumerate(photos, 1):
+        if len(photo) > ctx.settings.web_max_upload_bytes:
+            raise ApiError(
+                413,
+                "image_too_large",
+                f"photo {number} is {len(photo) / 1_048_576:.1f} MB; the limit is "
+                f"{ctx.settings.web_max_upload_bytes / 1_048_576:.0f} MB",
+            )
+        try:
+            decode_image(photo)
+        except ImageError as exc:
+            raise ApiError(415, "not_an_image", f"photo {number}: {exc}") from exc
+
+
+def _enroller(ctx: WebContext) -> EnrolmentService:
+    if ctx.enrol is None:
+        raise ApiError(503, "enrolment_unavailable", "enrolment is not available right now")
+    return ctx.enrol
+
+
+def _call(action):
+    try:
+        return action()
+    except EmployeeError as exc:
+        raise ApiError.from_employee_error(exc) from exc
+    except RequestTimeout as exc:
+        raise ApiError(
+            504, "enrolment_timeout", "the recognizer did not answer in time; try again"
+        ) from exc
+    except BusUnavailable as exc:
+        raise ApiError(503, "bus_unavailable", "the message broker cannot be reached") from exc
+
+
+def check_name(ctx: WebContext, name: str) -> str:
+    """Validate a new employee's name (the error a person fixes most easily comes first)."""
+    clean = _call(lambda: normalize_name(name))
+    if ctx.employees.find_by_name(clean) is not None:
+        raise ApiError(409, "duplicate_name", f"an employee named {clean!r} is already registered")
+    return clean
+
+
+def enrol_employee(ctx: WebContext, name: str, photos: list[bytes]) -> Employee:
+    check_name(ctx, name)
+    check_photos(ctx, photos)
+    employee = _call(lambda: _enroller(ctx).enroll(name, photos))
+    logger.info("registered %s (%s)", employee.name, employee.employee_id)
+    return employee
+
+
+def add_photos(ctx: WebContext, employee_id: str, photos: list[bytes]) -> Employee:
+    require_employee(ctx, employee_id)
+    check_photos(ctx, photos)
+    return _call(lambda: _enroller(ctx).add_photos(employee_id, photos))
+
+
+def require_employee(ctx: WebContext, employee_id: str) -> Employee:
+    employee = ctx.employees.get(employee_id)
+    if employee is None:
+        raise ApiError(404, "not_found", f"no employee with id {employee_id}")
+    return employee
+
+
+def erase(ctx: WebContext, employee_id: str) -> ErasureReport:
+    require_employee(ctx, employee_id)
+    model_ids = [ctx.settings.gallery_model_id] if ctx.settings.gallery_model_id else []
+    return erase_employee(
+        employee_id,
+        employees=ctx.employees,
+        attendance=ctx.attendance,
+        sightings=ctx.sightings,
+        cache=ctx.cache,
+        model_ids=model_ids,
+    )
+
+
+def _unknown_photos(ctx: WebContext, sighting_id: str) -> list[list[bytes]]:
+    sighting = ctx.sightings.get(sighting_id)
+    if sighting is None or sighting.employee_id is not None:
+        raise ApiError(404, "not_found", f"no unknown face {sighting_id}")
+    candidates = []
+    # The face crop shows only this person; the full snapshot is the fallback when the crop
+    # is too tight for the detector.
+    for picture_id in (sighting.face_id, sighting.snapshot_id):
+        picture = ctx.pictures.get(picture_id)
+        if picture:
+            candidates.append([picture])
+    if not candidates:
+        raise ApiError(404, "not_found", "the pictures of this face were already removed")
+    return candidates
+
+
+def _with_fallback(candidates: list[list[bytes]], action) -> Employee:
+    error: ApiError | None = None
+    for photos in candidates:
+        try:
+            return _call(lambda photos=photos: action(photos))
+        except ApiError as exc:
+            if exc.code not in ("no_face", "several_faces", "not_an_image"):
+                raise
+            error = exc
+    assert error is not None
+    raise error
+
+
+def assign_unknown(
+    ctx: WebContext, sighting_id: str, *, employee_id: str | None, new_name: str | None
+) -> Employee:
+    """Add an unknown face as an enrolment photo of an employee (existing or new)."""
+    candidates = _unknown_photos(ctx, sighting_id)
+    enroller = _enroller(ctx)
+    if employee_id:
+        require_employee(ctx, employee_id)
+        employee = _with_fallback(candidates, lambda p: enroller.add_photos(employee_id, p))
+    elif new_name is not None:
+        employee = _with_fallback(candidates, lambda p: enroller.enroll(new_name, p))
+    else:
+        raise ApiError(400, "target_required", "choose an employee or give a new name")
+    ctx.sightings.remove(sighting_id)
+    logger.info("unknown face %s assigned to %s", sighting_id, employee.employee_id)
+    return employee
+
+
+def dismiss_unknown(ctx: WebContext, sighting_id: str) -> None:
+    sighting = ctx.sightings.get(sighting_id)
+    if sighting is None or sighting.employee_id is not None:
+        raise ApiError(404, "not_found", f"no unknown face {sighting_id}")
+    ctx.sightings.remove(sighting_id)
+
+
+def publish_frame(ctx: WebContext, camera_id: str, data: bytes) -> FrameMessage:
+    """Publish a kiosk's picture as a camera frame (re-encoded to JPEG when it is not one)."""
+    if not camera_id or not CAMERA_ID.match(camera_id):
+        raise ApiError(400, "invalid_camera", "camera_id: 1-64 letters, digits or . _ : @ / -")
+    if not data:
+        raise ApiError(
+            400, "frame_required", "send the frame as the request body or a 'frame' file"
+        )
+    try:
+        rgb = decode_image(data)
+    except ImageError as exc:
+        raise ApiError(415, "not_an_image", str(exc)) from exc
+    jpeg = data if data.startswith(JPEG_MAGIC) else encode_jpeg(rgb)
+    height, width = rgb.shape[:2]
+    message = FrameMessage(
+        frame_id=new_id(),
+        camera_id=camera_id,
+        captured_at=utc_now(),
+        width=width,
+        height=height,
+        jpeg=jpeg,
+    )
+    try:
+        ctx.bus.publish(FRAMES, message)
+    except BusUnavailable as exc:
+        raise ApiError(503, "bus_unavailable", "the message broker cannot be reached") from exc
+    return message

@@ -1,0 +1,364 @@
+"""JSON REST API under /api/v1. Every view's docstring is its summary in the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from services.common.storage.employees import Employee
+from services.common.storage.sightings import LoggedSighting
+from services.web import actions, queries
+from services.web.auth import admin_required, current_identity, kiosk_allowed
+from services.web.context import WebContext, ctx
+from services.web.errors import ApiError
+from services.web.live import event_json
+from services.web.openapi import build_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def employee_json(c: WebContext, employee: Employee) -> dict:
+    return {
+        "employee_id": employee.employee_id,
+        "name": employee.name,
+        "registered_at": employee.created_at.isoformat(),
+        "photo_ids": list(employee.photo_ids),
+        "photo_urls": [f"/api/v1/pictures/{p}" for p in employee.photo_ids],
+    }
+
+
+def row_json(row: queries.DayRow) -> dict:
+    return {
+        "employee_id": row.employee_id,
+        "employee_name": row.employee_name,
+        "day": row.day.isoformat(),
+        "status": row.status,
+        "record_id": row.record_id,
+        "arrival": _iso(row.arrival),
+        "arrival_picture_id": row.arrival_picture,
+        "arrival_camera_id": row.arrival_camera,
+        "departure": _iso(row.departure),
+        "departure_picture_id": row.departure_picture,
+        "departure_camera_id": row.departure_camera,
+    }
+
+
+def sighting_json(c: WebContext, sighting: LoggedSighting) -> dict:
+    return {
+        "sighting_id": sighting.sighting_id,
+        "camera_id": sighting.camera_id,
+        "seen_at": sighting.seen_at.isoformat(),
+        "local_time": sighting.seen_at.astimezone(c.zone).isoformat(),
+        "similarity": sighting.similarity,
+        "snapshot_id": sighting.snapshot_id,
+        "face_id": sighting.face_id,
+    }
+
+
+def _body() -> dict:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        return data
+    return request.form.to_dict()
+
+
+def _require_multipart() -> None:
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise ApiError(
+            415, "unsupported_media_type", "send multipart/form-data with 'photo' file field(s)"
+        )
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(build_document())
+
+
+@bp.get("/me")
+@kiosk_allowed
+def me():
+    """Who is calling, and with which role."""
+    identity = current_identity()
+    assert identity is not None
+    return jsonify({"name": identity.name, "role": identity.role, "via": identity.via})
+
+
+@bp.get("/employees")
+def list_employees():
+    """All employees with today's status and last sighting; ``q`` filters by name (suggestions)."""
+    c = ctx()
+    query = request.args.get("q", "").strip()
+    if query:
+        limit = min(max(request.args.get("limit", 10, type=int), 1), 50)
+        return jsonify(
+            {"employees": [employee_json(c, e) for e in c.employees.search(query, limit)]}
+        )
+    items = []
+    for summary in queries.employee_summaries(c):
+        item = employee_json(c, summary.employee)
+        item["last_seen"] = _iso(summary.last_seen)
+        item["today_status"] = summary.today_status
+        items.append(item)
+    return jsonify({"employees": items})
+
+
+@bp.post("/employees")
+@admin_required
+def create_employee():
+    """Register an employee: multipart form with ``name`` and one or more ``photo`` files."""
+    _require_multipart()
+    c = ctx()
+    photos = request.files.getlist("photo")
+    name = request.form.get("name", "")
+    # Name errors come first, then the photos (the order a person fixes them in).
+    actions.check_name(c, name)
+    employee = actions.enrol_employee(c, name, actions.read_photos(photos))
+    return jsonify(employee_json(c, employee)), 201
+
+
+@bp.get("/employees/<employee_id>")
+def get_employee(employee_id: str):
+    """One employee."""
+    c = ctx()
+    return jsonify(employee_json(c, actions.require_employee(c, employee_id)))
+
+
+@bp.delete("/employees/<employee_id>")
+@admin_required
+def delete_employee(employee_id: str):
+    """Delete an employee completely (embeddings, pictures, attendance, sightings)."""
+    report = actions.erase(ctx(), employee_id)
+    return jsonify(
+        {
+            "deleted": report.employee_deleted,
+            "attendance_records": report.attendance_records,
+            "sightings": report.sightings,
+            "pictures": report.pictures,
+        }
+    )
+
+
+@bp.post("/employees/<employee_id>/photos")
+@admin_required
+def add_employee_photos(employee_id: str):
+    """Add enrolment photos (multipart ``photo`` files) to an employee."""
+    _require_multipart()
+    c = ctx()
+    actions.require_employee(c, employee_id)
+    employee = actions.add_photos(
+        c, employee_id, actions.read_photos(request.files.getlist("photo"))
+    )
+    return jsonify(employee_json(c, employee))
+
+
+@bp.get("/employees/<employee_id>/attendance")
+def employee_attendance(employee_id: str):
+    """An employee's arrivals and departures per day.
+
+    ``from`` and ``to`` (YYYY-MM-DD) bound the range; the last 31 days by default.
+    """
+    c = ctx()
+    employee = actions.require_employee(c, employee_id)
+    first, last = queries.parse_range(c, request.args.get("from"), request.args.get("to"), 31)
+    rows = queries.employee_history(c, employee, first, last)
+    return jsonify(
+        {
+            "employee": employee_json(c, employee),
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "days": [row_json(r) for r in rows],
+        }
+    )
+
+
+@bp.get("/attendance/<day>")
+def attendance_day(day: str):
+    """Every employee's arrival and departure on a day (``today`` or YYYY-MM-DD)."""
+    c = ctx()
+    when = queries.parse_day(c, day)
+    rows = queries.day_table(c, when)
+    return jsonify(
+        {
+            "day": when.isoformat(),
+            "time_zone": c.settings.site_timezone,
+            "rows": [row_json(r) for r in rows],
+        }
+    )
+
+
+@bp.get("/attendance/export.csv")
+def attendance_export():
+    """CSV timesheet, one row per employee per day, for ``from``..``to`` (YYYY-MM-DD)."""
+    c = ctx()
+    first, last = queries.parse_range(c, request.args.get("from"), request.args.get("to"), 7)
+    body = queries.export_csv(c, first, last)
+    filename = f"attendance-{first.isoformat()}-{last.isoformat()}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/entries/latest")
+def latest_entries():
+    """The last arrivals and departures (``limit``, 5 by default)."""
+    c = ctx()
+    limit = min(max(request.args.get("limit", 5, type=int), 1), 100)
+    return jsonify(
+        {
+            "entries": [
+                {
+                    "employee_id": e.employee_id,
+                    "employee_name": e.employee_name,
+                    "event": e.event,
+                    "seen_at": e.seen_at.isoformat(),
+                    "local_time": e.local_time.isoformat(),
+                    "camera_id": e.camera_id,
+                    "picture_id": e.picture_id,
+                    "record_id": e.record_id,
+                }
+                for e in queries.latest_entries(c, limit)
+            ]
+        }
+    )
+
+
+@bp.get("/unknown-faces")
+def list_unknown_faces():
+    """Recent sightings of faces nobody was matched to."""
+    c = ctx()
+    limit = min(max(request.args.get("limit", 60, type=int), 1), 500)
+    return jsonify(
+        {"unknown_faces": [sighting_json(c, s) for s in queries.unknown_faces(c, limit)]}
+    )
+
+
+@bp.post("/unknown-faces/<sighting_id>/assign")
+@admin_required
+def assign_unknown_face(sighting_id: str):
+    """Enrol an unknown face as a photo of an employee.
+
+    JSON ``{"employee_id": ...}`` for an existing employee or ``{"name": ...}`` for a new one.
+    """
+    c = ctx()
+    body = _body()
+    employee = actions.assign_unknown(
+        c,
+        sighting_id,
+        employee_id=(body.get("employee_id") or None),
+        new_name=body.get("name") if "name" in body else None,
+    )
+    return jsonify(employee_json(c, employee))
+
+
+@bp.post("/unknown-faces/<sighting_id>/dismiss")
+@admin_required
+def dismiss_unknown_face(sighting_id: str):
+    """Forget an unknown face (the sighting and its pictures)."""
+    actions.dismiss_unknown(ctx(), sighting_id)
+    return jsonify({"dismissed": sighting_id})
+
+
+@bp.post("/frames")
+@kiosk_allowed
+def upload_frame():
+    """Send a kiosk's camera frame; it is published on the FRAMES channel.
+
+    Body: the image (image/jpeg), or multipart with a ``frame`` file; query: ``camera_id``.
+    """
+    identity = current_identity()
+    if identity is None or identity.role not in ("admin", "kiosk"):
+        raise ApiError(403, "forbidden", "sending frames needs the admin or kiosk role")
+    camera_id = request.args.get("camera_id") or request.form.get("camera_id", "")
+    if request.mimetype.startswith("multipart/form-data"):
+        file = request.files.get("frame")
+        data = file.read() if file else b""
+    elif request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":
+        data = request.get_data(cache=False)
+    else:
+        raise ApiError(415, "unsupported_media_type", "send image/jpeg (or multipart 'frame')")
+    message = actions.publish_frame(ctx(), camera_id, data)
+    return jsonify({"frame_id": message.frame_id, "camera_id": message.camera_id}), 202
+
+
+@bp.get("/events")
+@kiosk_allowed
+def recent_events():
+    """Live attendance events after sequence ``after`` (polling alternative to /live/events)."""
+    c = ctx()
+    after = request.args.get("after", 0, type=int)
+    camera_id = request.args.get("camera") or None
+    items = c.live.events_after(after, camera_id)
+    return jsonify(
+        {"last_sequence": c.live.last_sequence(), "events": [event_json(i, c.zone) for i in items]}
+    )
+
+
+@bp.get("/cameras")
+@kiosk_allowed
+def cameras():
+    """Cameras that sent a frame in the last minute."""
+    return jsonify({"cameras": ctx().live.cameras()})
+
+
+@bp.get("/pictures/<picture_id>")
+def picture(picture_id: str):
+    """A stored JPEG (enrolment photo, arrival/departure snapshot, face crop)."""
+    data = ctx().pictures.get(picture_id)
+    if data is None:
+        raise ApiError(404, "not_found", f"no picture {picture_id}")
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.get("/tokens")
+@admin_required
+def list_tokens():
+    """API tokens (never their secret)."""
+    return jsonify(
+        {
+            "tokens": [
+                {
+                    "token_id": t.token_id,
+                    "name": t.name,
+                    "role": t.role,
+                    "created_at": t.created_at.isoformat(),
+                    "created_by": t.created_by,
+                }
+                for t in ctx().users.tokens()
+            ]
+        }
+    )
+
+
+@bp.post("/tokens")
+@admin_required
+def create_token():
+    """Create an API token; the secret is returned once and only its hash is stored.
+
+    JSON ``name`` and ``role`` (admin, viewer or kiosk).
+    """
+    body = _body()
+    identity = current_identity()
+    assert identity is not None
+    token, secret = ctx().users.create_token(
+        str(body.get("name", "")), str(body.get("role", "kiosk")), identity.name
+    )
+    return jsonify(
+        {"token_id": token.token_id, "name": token.name, "role": token.role, "token": secret}
+    ), 201
+
+
+@bp.delete("/tokens/<token_id>")
+@admin_required
+def revoke_token(token_id: str):
+    """Revoke an API token."""
+    if not ctx().users.revoke_token(token_id):
+        raise ApiError(404, "not_found", f"no token {token_id}")
+    return jsonify({"revoked": token_id})

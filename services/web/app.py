@@ -1,0 +1,167 @@
+"""The Flask app factory: wires repositories, the bus, the live feed and the blueprints."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pymongo.database import Database
+
+from services.common.bus.base import Communicator
+from services.common.cache import KeyValueCache
+from services.common.storage.attendance import AttendanceRepository
+from services.common.storage.employees import EmployeeRepository
+from services.common.storage.sightings import SightingLog
+from services.web import api, auth, live, pages
+from services.web.auth import UserStore
+from services.web.context import EnrolmentService, WebContext
+from services.web.errors import register_error_handlers
+from services.web.live import LiveFeed
+from services.web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+ops = Blueprint("ops", __name__)
+
+
+@ops.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@ops.get("/readyz")
+def readyz():
+    c: WebContext = current_app.extensions["attendance"]
+    checks = {"mongodb": False, "cache": False, "live_feed": c.live.running}
+    try:
+        c.db.command("ping")
+        checks["mongodb"] = True
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        logger.warning("readiness: MongoDB ping failed: %s", exc)
+    checks["cache"] = bool(c.cache.ping())
+    ready = all(checks.values())
+    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), (
+        200 if ready else 503
+    )
+
+
+@ops.get("/metrics")
+def metrics():
+    registry = current_app.extensions["attendance_metrics"]["registry"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _install_metrics(app: Flask) -> None:
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "web_requests_total", "HTTP requests", ["method", "endpoint", "status"], registry=registry
+    )
+    latency = Histogram(
+        "web_request_seconds", "HTTP request latency", ["endpoint"], registry=registry
+    )
+    app.extensions["attendance_metrics"] = {"registry": registry}
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        endpoint = request.endpoint or "unknown"
+        requests_total.labels(request.method, endpoint, str(response.status_code)).inc()
+        if "started" in g:
+            latency.labels(endpoint).observe(time.perf_counter() - g.started)
+        return response
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    return response
+
+
+def create_app(
+    settings: WebSettings,
+    *,
+    db: Database,
+    cache: KeyValueCache,
+    bus: Communicator,
+    enroller: EnrolmentService | None = None,
+    live_bus: Communicator | None = None,
+    start_live: bool = True,
+) -> Flask:
+    """Build the app. ``bus`` publishes frames; ``live_bus`` (default: ``bus``) is consumed in a
+    background thread for live frames and events; ``enroller`` registers employees."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.web_secret_key,
+        MAX_CONTENT_LENGTH=settings.web_max_upload_bytes,
+        # The form-field limit only concerns text fields; files are bounded by the line above.
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.web_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web_session_hours),
+        JSON_SORT_KEYS=False,
+    )
+    employees = EmployeeRepository(db)
+    users = UserStore(db)
+    users.ensure_indexes()
+    if settings.web_admin_password:
+        users.ensure_user("admin", settings.web_admin_password, "admin")
+    if settings.web_viewer_password:
+        users.ensure_user("viewer", settings.web_viewer_password, "viewer")
+    if not users.has_admin():
+        logger.error("no admin account exists: set WEB_ADMIN_PASSWORD to create one")
+    feed = LiveFeed()
+    context = WebContext(
+        settings=settings,
+        db=db,
+        cache=cache,
+        bus=bus,
+        enrol=enroller,
+        employees=employees,
+        attendance=AttendanceRepository(db),
+        sightings=SightingLog(db, employees.pictures),
+        pictures=employees.pictures,
+        users=users,
+        live=feed,
+    )
+    app.extensions["attendance"] = context
+    _install_metrics(app)
+    auth.init_auth(app)
+    register_error_handlers(app)
+    for blueprint in (ops, auth.bp, pages.bp, api.bp, live.bp):
+        app.register_blueprint(blueprint)
+    app.after_request(_security_headers)
+    _install_filters(app, context)
+    if start_live:
+        feed.start(live_bus or bus)
+    return app
+
+
+def _install_filters(app: Flask, context: WebContext) -> None:
+    @app.template_filter("localtime")
+    def _localtime(moment, fmt: str = "%H:%M") -> str:
+        if moment is None:
+            return "—"
+        return moment.astimezone(context.zone).strftime(fmt)
+
+    @app.context_processor
+    def _site() -> dict:
+        return {"site_timezone": context.settings.site_timezone}

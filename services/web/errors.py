@@ -1,0 +1,80 @@
+"""One error shape for the API ({"error": {"code", "message"}}) and friendly pages for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from services.common.storage.employees import EmployeeError
+
+logger = logging.getLogger(__name__)
+
+# Stable codes of enrolment and employee errors -> HTTP status.
+ERROR_STATUS = {
+    "name_required": 400,
+    "name_too_long": 400,
+    "name_invalid": 400,
+    "photo_required": 400,
+    "duplicate_name": 409,
+    "image_too_large": 413,
+    "not_an_image": 415,
+    "no_face": 422,
+    "several_faces": 422,
+    "not_found": 404,
+}
+
+
+class ApiError(Exception):
+    """An error to report to the client with a status, a stable code and a readable message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_employee_error(cls, exc: EmployeeError) -> ApiError:
+        return cls(ERROR_STATUS.get(exc.code, 400), exc.code, str(exc))
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/live/")
+
+
+def error_response(status: int, code: str, message: str):
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), status
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(EmployeeError)
+    def _employee_error(exc: EmployeeError):
+        error = ApiError.from_employee_error(exc)
+        return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        code = {
+            413: "payload_too_large",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(status, (exc.name or "error").lower().replace(" ", "_"))
+        message = exc.description or exc.name
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+            message = f"the upload is larger than the limit of {limit / 1_048_576:.0f} MB"
+        return error_response(status, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "an internal error occurred")

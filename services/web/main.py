@@ -1,0 +1,99 @@
+"""Entry point of the web service: real MongoDB, Redis and RabbitMQ; threaded WSGI server."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+from werkzeug.serving import run_simple
+
+from services.common.bus.base import Communicator, M, R
+from services.common.bus.topology import Channel
+from services.common.cache import RedisCache
+from services.common.runtime import configure_logging, connect_bus
+from services.common.settings import SettingsError
+from services.common.storage.employees import EmployeeRepository
+from services.common.storage.mongo import connect
+from services.web.app import create_app
+from services.web.auth import UserStore
+from services.web.enrolment_client import BusEnrolmentClient
+from services.web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+
+class SerializedBus(Communicator):
+    """A communicator used from many request threads, one call at a time.
+
+    A broker connection is not safe to share between threads; the web server runs each
+    request in its own thread, so publishing and requests take a lock.
+    """
+
+    def __init__(self, inner: Communicator) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def publish(self, channel: Channel[M], message: M, *, routing_key: str = "") -> None:
+        with self._lock:
+            self._inner.publish(channel, message, routing_key=routing_key)
+
+    def subscribe(self, channel, handler, *, batch_size: int = 1, broadcast: bool = False) -> None:
+        self._inner.subscribe(channel, handler, batch_size=batch_size, broadcast=broadcast)
+
+    def request(self, channel: Channel[M], message: M, reply_type: type[R], timeout: float) -> R:
+        with self._lock:
+            return self._inner.request(channel, message, reply_type, timeout)
+
+    def run(self) -> None:
+        self._inner.run()
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = WebSettings.from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"web: {exc}\n")
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+    db = connect(settings.mongo_url, settings.mongo_db)
+    if not settings.web_admin_password and not UserStore(db).has_admin():
+        logger.error("no admin account exists yet: set WEB_ADMIN_PASSWORD for the first start")
+        return 2
+    cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
+    cache.wait_until_ready()
+    # Three connections: frames published by kiosks, enrolment requests (which wait for the
+    # recognizer) and the live consumer thread never block one another.
+    frames_bus = SerializedBus(connect_bus(settings))
+    enrol_bus = SerializedBus(connect_bus(settings))
+    live_bus = connect_bus(settings)
+    enroller = BusEnrolmentClient(enrol_bus, EmployeeRepository(db), settings.enrolment_timeout)
+    app = create_app(
+        settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
+    )
+    logger.info("web dashboard on http://%s:%d", settings.web_host, settings.web_port)
+    try:
+        run_simple(
+            settings.web_host,
+            settings.web_port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+        )
+    finally:
+        app.extensions["attendance"].live.stop()
+        for bus in (frames_bus, enrol_bus, live_bus):
+            bus.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
