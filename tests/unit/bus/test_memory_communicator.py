@@ -1,0 +1,214 @@
+"""The in-memory transport keeps the promises the RabbitMQ one does, without a broker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services.common.bus.base import Delivery, RequestTimeout
+from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
+from services.common.bus.topology import ATTENDANCE_EVENTS, ENROLMENTS, FACES, FRAMES, SIGHTINGS
+from services.common.contracts import EnrolmentResult, FaceMessage
+from tests.fixtures.bus import (
+    Inbox,
+    attendance_event,
+    enrolled,
+    enrolment,
+    face,
+    frame,
+    running,
+    sighting,
+    with_schema_version,
+)
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
+
+
+@pytest.fixture
+def broker() -> InMemoryBroker:
+    return InMemoryBroker()
+
+
+def drain(bus: InMemoryCommunicator, limit: int = 100) -> None:
+    """Handle batches until nothing is left (retries included)."""
+    for _ in range(limit):
+        if not bus.drain_once():
+            return
+    raise AssertionError(f"still busy after {limit} rounds")
+
+
+def test_a_published_sighting_is_handled_and_leaves_the_queue(broker: InMemoryBroker) -> None:
+    bus, inbox = InMemoryCommunicator(broker), Inbox()
+    bus.subscribe(SIGHTINGS, inbox)
+    bus.publish(SIGHTINGS, sighting("s-1"))
+
+    drain(bus)
+
+    assert inbox.messages == [sighting("s-1")]
+    assert bus.queue_depth(SIGHTINGS) == 0
+    assert broker.dead_letters == []
+
+
+def test_a_message_published_before_anyone_subscribes_is_kept(broker: InMemoryBroker) -> None:
+    InMemoryCommunicator(broker).publish(SIGHTINGS, sighting("s-early"))
+    bus, inbox = InMemoryCommunicator(broker), Inbox()
+    bus.subscribe(SIGHTINGS, inbox)
+
+    drain(bus)
+
+    assert inbox.messages == [sighting("s-early")]
+
+
+def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_with_the_reason(
+    broker: InMemoryBroker,
+) -> None:
+    bus = InMemoryCommunicator(broker, max_attempts=3)
+    attempts: list[str] = []
+
+    def failing(faces: list[FaceMessage]) -> None:
+        attempts.extend(message.face_id for message in faces)
+        raise RuntimeError("database is down")
+
+    bus.subscribe(FACES, failing)
+    bus.publish(FACES, face("f-1"))
+
+    drain(bus)
+
+    assert attempts == ["f-1", "f-1", "f-1"]
+    [letter] = broker.dead_letters
+    assert letter.body == face("f-1").to_bytes()
+    assert "RuntimeError: database is down" in letter.reason
+    assert letter.attempts == 3
+    assert letter.queue == FACES.work_queue
+
+
+def test_a_handler_that_recovers_acknowledges_the_retried_message(broker: InMemoryBroker) -> None:
+    bus, inbox = InMemoryCommunicator(broker, max_attempts=3), Inbox()
+    failures = iter([RuntimeError("flaky")])
+
+    def flaky(faces: list[FaceMessage]) -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        inbox(faces)
+
+    bus.subscribe(FACES, flaky)
+    bus.publish(FACES, face("f-2"))
+
+    drain(bus)
+
+    assert inbox.messages == [face("f-2")]
+    assert broker.dead_letters == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (with_schema_version(sighting("s-2"), 2), "unsupported schema_version 2"),
+        (b"<html>not json</html>", "invalid sightings message"),
+    ],
+    ids=["another schema version", "not json"],
+)
+def test_an_unreadable_body_is_dead_lettered_without_reaching_the_handler(
+    broker: InMemoryBroker, body: bytes, reason: str
+) -> None:
+    bus, inbox = InMemoryCommunicator(broker), Inbox()
+    bus.subscribe(SIGHTINGS, inbox)
+    broker.route(SIGHTINGS, Delivery(body))
+    bus.publish(SIGHTINGS, sighting("s-3"))
+
+    drain(bus)
+
+    assert inbox.messages == [sighting("s-3")]
+    [letter] = broker.dead_letters
+    assert reason in letter.reason
+    assert letter.body == body
+
+
+def test_the_frames_queue_keeps_only_the_newest_frames(broker: InMemoryBroker) -> None:
+    camera = InMemoryCommunicator(broker)
+    for index in range(50):
+        camera.publish(FRAMES, frame(index))
+
+    assert camera.queue_depth(FRAMES) == FRAMES.max_length
+    assert broker.dropped(FRAMES.work_queue) == 50 - FRAMES.max_length
+
+    detector, inbox = InMemoryCommunicator(broker), Inbox()
+    detector.subscribe(FRAMES, inbox)
+    drain(detector)
+    assert [message.frame_id for message in inbox.messages] == [
+        f"frame-{index}" for index in range(50 - FRAMES.max_length, 50)
+    ]
+
+
+def test_a_batch_subscription_gets_several_messages_in_one_call(broker: InMemoryBroker) -> None:
+    bus, inbox = InMemoryCommunicator(broker), Inbox()
+    bus.subscribe(FACES, inbox, batch_size=4)
+    for index in range(6):
+        bus.publish(FACES, face(f"f-{index}"))
+
+    drain(bus)
+
+    assert [len(batch) for batch in inbox.batches] == [4, 2]
+
+
+def test_a_poison_message_in_a_batch_does_not_sink_its_neighbours(broker: InMemoryBroker) -> None:
+    bus, inbox = InMemoryCommunicator(broker, max_attempts=2), Inbox()
+    poison = face("poison")
+
+    def picky(faces: list[FaceMessage]) -> None:
+        if poison in faces:
+            raise ValueError("cannot embed this face")
+        inbox(faces)
+
+    bus.subscribe(FACES, picky, batch_size=3)
+    for message in (face("f-1"), poison, face("f-2")):
+        bus.publish(FACES, message)
+
+    drain(bus)
+
+    # The batch failed as a whole; tried one by one, the good faces went through alone.
+    assert inbox.batches == [[face("f-1")], [face("f-2")]]
+    [letter] = broker.dead_letters
+    assert letter.body == poison.to_bytes()
+    assert "ValueError: cannot embed this face" in letter.reason
+    assert letter.attempts == 2
+
+
+def test_every_broadcast_subscriber_gets_every_event(broker: InMemoryBroker) -> None:
+    kiosk, dashboard = InMemoryCommunicator(broker), InMemoryCommunicator(broker)
+    kiosk_inbox, dashboard_inbox = Inbox(), Inbox()
+    kiosk.subscribe(ATTENDANCE_EVENTS, kiosk_inbox, broadcast=True)
+    dashboard.subscribe(ATTENDANCE_EVENTS, dashboard_inbox, broadcast=True)
+    events = [attendance_event(index) for index in range(3)]
+    for event in events:
+        InMemoryCommunicator(broker).publish(ATTENDANCE_EVENTS, event)
+
+    drain(kiosk)
+    drain(dashboard)
+
+    assert kiosk_inbox.messages == events
+    assert dashboard_inbox.messages == events
+
+
+def test_a_request_gets_the_reply_its_handler_returns(broker: InMemoryBroker) -> None:
+    server, client = InMemoryCommunicator(broker), InMemoryCommunicator(broker)
+    server.subscribe(ENROLMENTS, lambda requests: [enrolled(request) for request in requests])
+
+    with running(server):
+        result = client.request(ENROLMENTS, enrolment("r-1", photos=2), EnrolmentResult, 5)
+
+    assert result == EnrolmentResult(
+        request_id="r-1", ok=True, employee_id="e-1", name="Ada", embeddings_added=2
+    )
+
+
+def test_a_request_nobody_answers_times_out(broker: InMemoryBroker) -> None:
+    client = InMemoryCommunicator(broker)
+    started = time.monotonic()
+
+    with pytest.raises(RequestTimeout, match="no reply on enrolments"):
+        client.request(ENROLMENTS, enrolment("r-2"), EnrolmentResult, timeout=0.2)
+
+    assert time.monotonic() - started < 2
