@@ -1,0 +1,88 @@
+"""Open-set matching rules: threshold, margin over a different employee, empty gallery."""
+
+import numpy as np
+import pytest
+
+from services.recognizer.matching import GalleryMatrix, match
+
+pytestmark = pytest.mark.unit
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def probe_with_similarities(alice: float, bob: float) -> np.ndarray:
+    """A 3-d probe with the given cosine to the axes e0 (alice) and e1 (bob)."""
+    rest = np.sqrt(max(0.0, 1.0 - alice**2 - bob**2))
+    return np.array([[alice, bob, rest]], dtype=np.float32)
+
+
+@pytest.fixture
+def gallery() -> GalleryMatrix:
+    return GalleryMatrix(["alice", "bob"], np.array([unit(1, 0, 0), unit(0, 1, 0)]))
+
+
+def test_a_probe_above_threshold_with_a_clear_margin_is_accepted(gallery):
+    [result] = match(probe_with_similarities(0.8, 0.1), gallery, threshold=0.5, margin=0.1)
+    assert result.accepted
+    assert result.employee_id == "alice"
+    assert result.similarity == pytest.approx(0.8, abs=1e-5)
+    assert result.runner_up_similarity == pytest.approx(0.1, abs=1e-5)
+
+
+def test_a_probe_below_threshold_is_unknown_but_keeps_its_best_candidate(gallery):
+    [result] = match(probe_with_similarities(0.45, 0.1), gallery, threshold=0.5, margin=0.1)
+    assert not result.accepted
+    assert result.employee_id is None
+    assert result.candidate_id == "alice"
+
+
+def test_a_probe_too_close_to_two_employees_is_refused_by_the_margin(gallery):
+    [result] = match(probe_with_similarities(0.62, 0.58), gallery, threshold=0.5, margin=0.1)
+    assert not result.accepted
+    assert result.employee_id is None
+
+
+def test_the_runner_up_is_the_best_different_employee_not_a_second_photo_of_the_same_one():
+    gallery = GalleryMatrix(
+        ["alice", "alice", "bob"], np.array([unit(1, 0, 0), unit(1, 0.05, 0), unit(0, 1, 0)])
+    )
+    [result] = match(probe_with_similarities(0.9, 0.2), gallery, threshold=0.5, margin=0.1)
+    assert result.accepted
+    assert result.employee_id == "alice"
+    assert result.runner_up_similarity == pytest.approx(0.2, abs=1e-5)
+
+
+def test_every_probe_is_unknown_against_an_empty_gallery():
+    results = match(np.array([unit(1, 0, 0), unit(0, 1, 0)]), GalleryMatrix.empty(3), 0.5, 0.1)
+    assert [result.employee_id for result in results] == [None, None]
+    assert not any(result.accepted for result in results)
+
+
+def test_a_single_employee_gallery_has_no_runner_up_so_the_margin_always_holds():
+    gallery = GalleryMatrix(["alice"], np.array([unit(1, 0, 0)]))
+    [result] = match(probe_with_similarities(0.7, 0.0), gallery, threshold=0.5, margin=0.1)
+    assert result.accepted
+    assert result.runner_up_similarity == float("-inf")
+
+
+def test_gallery_rows_are_normalised_so_stored_vectors_off_unit_length_still_compare_by_cosine():
+    gallery = GalleryMatrix(["alice"], np.array([[3.0, 0.0, 0.0]]))
+    [result] = match(probe_with_similarities(0.6, 0.0), gallery, threshold=0.5, margin=0.0)
+    assert result.similarity == pytest.approx(0.6, abs=1e-5)
+
+
+def test_probes_of_the_wrong_dimension_are_refused(gallery):
+    with pytest.raises(ValueError, match="dimension"):
+        match(np.ones((1, 4), dtype=np.float32), gallery)
+
+
+def test_no_probes_give_no_matches(gallery):
+    assert match(np.zeros((0, 3), dtype=np.float32), gallery) == []
+
+
+def test_mismatched_ids_and_embeddings_are_refused():
+    with pytest.raises(ValueError, match="employee ids"):
+        GalleryMatrix(["alice"], np.zeros((2, 3), dtype=np.float32))
