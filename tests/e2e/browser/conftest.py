@@ -1,0 +1,154 @@
+"""Browser fixtures: headless Chromium (Debian's package) driven by playwright, and the web app
+served over real HTTP in a thread, wired to the real RabbitMQ, Redis and MongoDB-wire server
+exactly as ``services.web.main`` wires it.
+
+The tests are skipped, with the reason, only when /usr/bin/chromium or the playwright package is
+missing. Install both with ``apt-get install -y chromium`` and ``pip install playwright==1.65.2``
+(never ``playwright install``: the browser comes from Debian).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import free_port
+
+CHROMIUM = Path(os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ADMIN_PASSWORD = "browser-admin-pass"
+SECRET_KEY = "browser-test-secret-key-0123456789abcdef"
+
+logger = logging.getLogger(__name__)
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (apt-get install -y chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install playwright==1.65.2)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium for the session."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def screenshots(test_output_dir) -> Path:
+    path = test_output_dir / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class RunningWeb:
+    url: str
+    app: Flask
+    settings: object
+
+    @property
+    def db(self):
+        return self.app.extensions["attendance"].db
+
+    @property
+    def cache(self):
+        return self.app.extensions["attendance"].cache
+
+
+@pytest.fixture
+def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
+    """The dashboard and API on a free port, as ``services.web.main`` builds them: frames and
+    enrolment requests over RabbitMQ (enrolments answered by the recognizer process), the live
+    feed on a connection of its own, the gallery cache in Redis under the pipeline's prefix."""
+    import redis
+    from werkzeug.serving import make_server
+
+    from services.common.cache import RedisCache
+    from services.common.runtime import connect_bus
+    from services.common.storage.employees import EmployeeRepository
+    from services.common.storage.mongo import connect
+    from services.web.app import create_app
+    from services.web.enrolment_client import BusEnrolmentClient
+    from services.web.main import SerializedBus
+    from services.web.settings import WebSettings
+
+    port = free_port()
+    environ = {k: v for k, v in pipeline_env.items() if k != "ATTENDANCE_MODELS_DIR"}
+    settings = WebSettings.from_env(
+        environ,
+        web_host="127.0.0.1",
+        web_port=port,
+        web_secret_key=SECRET_KEY,
+        web_admin_password=ADMIN_PASSWORD,
+        enrolment_timeout=60.0,
+    )
+    db = connect(settings.mongo_url, settings.mongo_db)
+    # The same prefix the service processes give their RedisCache (ATTENDANCE_BUS_PREFIX).
+    cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
+    cache.wait_until_ready()
+    frames_bus = SerializedBus(connect_bus(settings))
+    enrol_bus = SerializedBus(connect_bus(settings))
+    live_bus = connect_bus(settings)
+    enroller = BusEnrolmentClient(enrol_bus, EmployeeRepository(db), settings.enrolment_timeout)
+    app = create_app(
+        settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
+    )
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    # Server-sent-event streams stay open; do not let them hold the shutdown.
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="web-under-test", daemon=True)
+    thread.start()
+    try:
+        yield RunningWeb(f"http://127.0.0.1:{port}", app, settings)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["attendance"].live.stop()
+        for bus in (frames_bus, enrol_bus, live_bus):
+            try:
+                bus.close()
+            except Exception as exc:  # teardown is best effort; the vhost is dropped anyway
+                logger.warning("closing a bus failed: %s", exc)
+        db.client.close()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(f"{bus_prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def page(chromium, web):
+    """A fresh browser context (no camera permission granted) on the running app."""
+    context = chromium.new_context(
+        base_url=web.url, viewport={"width": 1366, "height": 900}, accept_downloads=True
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
