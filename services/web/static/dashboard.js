@@ -11,6 +11,13 @@
     if (empty) empty.hidden = true;
   }
   if (select) select.addEventListener("change", function () { showCamera(select.value); });
+  // The MJPEG stream never finishes loading: start it only after the page's load event, or the
+  // browser would show the page as loading forever.
+  if (img && img.dataset.src) {
+    const startStream = function () { img.src = img.dataset.src; };
+    if (document.readyState === "complete") startStream();
+    else window.addEventListener("load", startStream);
+  }
   // A stream ends after a while (or on a network hiccup): reconnect.
   if (img) img.addEventListener("error", function () { setTimeout(function () { if (select) showCamera(select.value); }, 2000); });
 
