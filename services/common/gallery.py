@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import logging
 from dataclasses import dataclass
 
@@ -48,15 +49,20 @@ class Gallery:
         self.model_id = model_id
         self._data_key = f"gallery:{model_id}:data"
         self._version_key = f"gallery:{model_id}:version"
+        self._counter_key = f"gallery:{model_id}:counter"
         self._snapshot = GallerySnapshot.empty()
         self._snapshot_version: bytes | None = None
 
     def changed(self) -> int:
         """Call after employees or embeddings changed: rebuild the cache and bump the version."""
         self._cache.set(self._data_key, self._serialise_from_store())
-        version = self._cache.incr(self._version_key)
-        logger.info("gallery for %s rebuilt, version %d", self.model_id, version)
-        return version
+        number = self._cache.incr(self._counter_key)
+        # The number alone could repeat after a flush of the cache (the counter restarts) and a
+        # recognizer holding an old snapshot of the same number would never reload; the random
+        # suffix makes every rebuild's version unique.
+        self._cache.set(self._version_key, f"{number}-{uuid.uuid4().hex[:12]}".encode())
+        logger.info("gallery for %s rebuilt, version %d", self.model_id, number)
+        return number
 
     def current(self) -> GallerySnapshot:
         """The snapshot to match against, reloaded only when the cached version moved."""
@@ -70,13 +76,13 @@ class Gallery:
                 self.changed()
                 version = self._cache.get(self._version_key)
                 data = self._cache.get(self._data_key)
-            self._snapshot = _deserialise(data or b"", int(version or 0))
+            self._snapshot = _deserialise(data or b"", _version_number(version))
             self._snapshot_version = version
             logger.info(
                 "gallery loaded: %d embeddings of %d employees (version %s)",
                 len(self._snapshot.employee_ids),
                 len(self._snapshot.names),
-                int(version or 0),
+                _version_number(version),
             )
         return self._snapshot
 
@@ -90,6 +96,10 @@ class Gallery:
             meta=np.frombuffer(json.dumps({"ids": ids, "names": names}).encode(), np.uint8),
         )
         return buffer.getvalue()
+
+
+def _version_number(version: bytes | None) -> int:
+    return int(version.split(b"-", 1)[0]) if version else 0
 
 
 def _deserialise(data: bytes, version: int) -> GallerySnapshot:
