@@ -193,6 +193,10 @@ def mjpeg(camera_id: str) -> Response:
         sent = 0
         after = 0
         started = time.monotonic()
+        # Each part is followed at once by the next boundary: browsers show a part only when
+        # they see the boundary after it, so a trailing boundary shows every frame without
+        # waiting for the next one.
+        yield f"--{BOUNDARY}\r\n".encode()
         while time.monotonic() - started < MAX_STREAM_S and (limit is None or sent < limit):
             frame = feed.wait_frame(camera_id, after, timeout=HEARTBEAT_S)
             if frame is None:
@@ -200,12 +204,9 @@ def mjpeg(camera_id: str) -> Response:
             after = frame.sequence
             sent += 1
             yield (
-                (
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(frame.jpeg)}\r\n\r\n"
-                ).encode()
+                (f"Content-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n\r\n").encode()
                 + frame.jpeg
-                + b"\r\n"
+                + f"\r\n--{BOUNDARY}\r\n".encode()
             )
 
     return Response(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pika
 import pytest
+import redis
 
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS
 from tests.helpers.processes import ServiceProcess, wait_until
@@ -22,6 +23,12 @@ def pipeline_env(
         "LOG_LEVEL": "INFO",
         "SITE_TIMEZONE": "UTC",
     }
+    # The services name their cache keys with the bus prefix: remove them afterwards.
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{bus_prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture

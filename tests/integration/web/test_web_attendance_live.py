@@ -12,6 +12,7 @@ import pytest
 from services.common.bus.topology import ATTENDANCE_EVENTS, FRAMES
 from services.common.contracts import AttendanceEvent, FrameMessage, new_id
 from services.common.storage.sightings import SightingLog
+from services.web.live import BOUNDARY
 from services.web.openapi import API_PREFIX, openapi_path
 from tests.helpers.messages import MORNING, sighting
 from tests.integration.web.conftest import NO_FACE, ONE_FACE
@@ -158,6 +159,8 @@ def test_the_live_view_streams_the_latest_frame_per_camera(admin, bus):
     stream = admin.get("/live/door.mjpg?frames=1")
     assert stream.mimetype == "multipart/x-mixed-replace"
     assert b"Content-Type: image/jpeg" in stream.data and ONE_FACE in stream.data
+    # The boundary right after the frame is what makes a browser show it without waiting.
+    assert stream.data.endswith(ONE_FACE + f"\r\n--{BOUNDARY}\r\n".encode())
     assert admin.get("/live/nowhere.jpg").status_code == 404
 
 
