@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.redis_keys import delete_prefixed_keys
+
 pytest_plugins = ["tests.fixtures.rabbitmq"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -110,15 +112,9 @@ def redis_url() -> str:
 
 @pytest.fixture
 def cache_prefix(redis_url):
-    import redis
-
     prefix = f"attendance-test-{uuid.uuid4().hex[:10]}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefixed_keys(redis_url, prefix)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import logging
+import uuid
 from dataclasses import dataclass
 
 import numpy as np

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,15 @@ RESERVED_PREFIX = "ATTENDANCE_"
 
 class SettingsError(ValueError):
     """A setting is missing, malformed or unknown."""
+
+
+def known_time_zone(value: str) -> str:
+    """Validator for IANA zone names: a typo would silently move every day boundary."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Paris)") from exc
+    return value
 
 
 class CommonSettings(BaseSettings):

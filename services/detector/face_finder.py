@@ -36,6 +36,7 @@ from services.detector.face_detection import (
     DetectedFace,
     FaceDetector,
 )
+from services.detector.geometry import iou
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +64,6 @@ class FoundFace:
     @property
     def detection(self) -> DetectedFace:
         return DetectedFace(box=self.box, score=self.score, keypoints=self.keypoints)
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = min(ax + aw, bx + bw) - max(ax, bx)
-    height = min(ay + ah, by + bh) - max(ay, by)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / float(aw * ah + bw * bh - inter)
 
 
 def square_patch(
@@ -163,7 +153,7 @@ class FaceFinder:
         faces.sort(key=lambda face: face.score, reverse=True)
         unique: list[DetectedFace] = []
         for face in faces:
-            if all(_iou(face.box, kept.box) < DUPLICATE_IOU for kept in unique):
+            if all(iou(face.box, kept.box) < DUPLICATE_IOU for kept in unique):
                 unique.append(face)
         unique = [face for face in unique if min(face.box[2:]) >= self.detector.min_face_size]
         unique.sort(key=lambda face: face.area, reverse=True)

@@ -10,18 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-Box = tuple[int, int, int, int]
-
-
-def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = min(ax + aw, bx + bw) - max(ax, bx)
-    height = min(ay + ah, by + bh) - max(ay, by)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / float(aw * ah + bw * bh - inter)
+from services.detector.geometry import Box, iou
 
 
 @dataclass

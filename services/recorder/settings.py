@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, known_time_zone
 
 
 class RecorderSettings(CommonSettings):
@@ -15,14 +15,7 @@ class RecorderSettings(CommonSettings):
     departure_min_gap: Annotated[float, Field(ge=0, description="seconds")] = 60.0
     sighting_retention_days: Annotated[int, Field(ge=1)] = 30
 
-    @field_validator("site_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Paris)") from exc
-        return value
+    _known_zone = field_validator("site_timezone")(known_time_zone)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, known_time_zone
 
 # Values people paste from tutorials; a session key anyone can guess lets anyone forge a login.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -62,14 +62,7 @@ class WebSettings(CommonSettings):
             raise ValueError(f"WEB_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
         return stripped
 
-    @field_validator("site_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Paris)") from exc
-        return value
+    _known_zone = field_validator("site_timezone")(known_time_zone)
 
     @field_validator("web_admin_password", "web_viewer_password", "gallery_model_id")
     @classmethod

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pika
 import pytest
-import redis
 
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS
 from tests.helpers.processes import ServiceProcess, wait_until
+from tests.helpers.redis_keys import delete_prefixed_keys
 
 
 @pytest.fixture
@@ -24,11 +24,7 @@ def pipeline_env(
         "SITE_TIMEZONE": "UTC",
     }
     # The services name their cache keys with the bus prefix: remove them afterwards.
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{bus_prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefixed_keys(redis_url, bus_prefix)
 
 
 @pytest.fixture

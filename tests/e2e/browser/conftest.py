@@ -21,6 +21,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import free_port
+from tests.helpers.redis_keys import delete_prefixed_keys
 
 CHROMIUM = Path(os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -83,7 +84,6 @@ def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
     """The dashboard and API on a free port, as ``services.web.main`` builds them: frames and
     enrolment requests over RabbitMQ (enrolments answered by the recognizer process), the live
     feed on a connection of its own, the gallery cache in Redis under the pipeline's prefix."""
-    import redis
     from werkzeug.serving import make_server
 
     from services.common.cache import RedisCache
@@ -133,11 +133,7 @@ def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
             except Exception as exc:  # teardown is best effort; the vhost is dropped anyway
                 logger.warning("closing a bus failed: %s", exc)
         db.client.close()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{bus_prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_prefixed_keys(redis_url, bus_prefix)
 
 
 @pytest.fixture
