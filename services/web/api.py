@@ -10,7 +10,7 @@ from services.web import actions, queries
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import WebContext, ctx
 from services.web.errors import ApiError
-from services.web.live import event_json
+from services.web.live import enrolment_photos, event_json
 from services.web.openapi import build_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -111,14 +111,17 @@ def list_employees():
 @bp.post("/employees")
 @admin_required
 def create_employee():
-    """Register an employee: multipart form with ``name`` and one or more ``photo`` files."""
-    _require_multipart()
+    """Register an employee: multipart form with ``name`` and one or more ``photo`` files, or
+    ``camera_id`` instead of files to use that camera's latest live frame."""
+    camera_id = request.form.get("camera_id", "")
+    if not camera_id:
+        _require_multipart()
     c = ctx()
     photos = request.files.getlist("photo")
     name = request.form.get("name", "")
     # Name errors come first, then the photos (the order a person fixes them in).
     actions.check_name(c, name)
-    employee = actions.enrol_employee(c, name, actions.read_photos(photos))
+    employee = actions.enrol_employee(c, name, enrolment_photos(photos, camera_id))
     return jsonify(employee_json(c, employee)), 201
 
 

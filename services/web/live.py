@@ -13,12 +13,17 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+import cv2
+import numpy as np
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from werkzeug.datastructures import FileStorage
 
 from services.common.bus.base import Communicator
-from services.common.bus.topology import ATTENDANCE_EVENTS, FRAMES
-from services.common.contracts import AttendanceEvent, FrameMessage
+from services.common.bus.topology import ATTENDANCE_EVENTS, FRAMES, SIGHTINGS
+from services.common.contracts import AttendanceEvent, BoundingBox, FrameMessage, SightingMessage
+from services.common.images import ImageError, decode_image, encode_jpeg
 from services.web.auth import kiosk_allowed
 from services.web.errors import ApiError
 
@@ -30,6 +35,11 @@ STALE_CAMERA_S = 60.0
 # Streams end after a while; the page reconnects. This frees server threads of forgotten tabs.
 MAX_STREAM_S = 600.0
 HEARTBEAT_S = 15.0
+# Face boxes are drawn on the live view for this long after their sighting arrives.
+SIGHTING_TTL_S = 2.0
+MAX_SIGHTINGS_PER_CAMERA = 64
+KNOWN_RGB = (40, 200, 70)
+UNKNOWN_RGB = (255, 176, 0)
 BOUNDARY = "frame"
 
 bp = Blueprint("live", __name__, url_prefix="/live")
@@ -41,6 +51,17 @@ class LiveFrame:
     jpeg: bytes
     received: float  # monotonic
     sequence: int
+
+
+@dataclass(frozen=True)
+class RecentSighting:
+    sighting_id: str
+    frame_id: str
+    box: BoundingBox
+    name: str  # the employee's name, or "unknown"
+    known: bool
+    seen_at: datetime
+    received: float  # monotonic
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,10 @@ class LiveFeed:
         self._condition = threading.Condition()
         self._frames: dict[str, LiveFrame] = {}
         self._events: deque[LiveEvent] = deque(maxlen=MAX_EVENTS)
+        self._sightings: dict[str, deque[RecentSighting]] = {}
+        # Per camera: ((frame sequence, sighting ids), annotated JPEG), so viewers share a drawing.
+        self._annotated: dict[str, tuple[tuple, bytes]] = {}
+        self._draw_lock = threading.Lock()
         self._sequence = 0
         self._thread: threading.Thread | None = None
         self._bus: Communicator | None = None
@@ -68,6 +93,34 @@ class LiveFeed:
     def on_events(self, messages: Sequence[AttendanceEvent]) -> None:
         for message in messages:
             self.add_event(message)
+
+    def on_sightings(self, messages: Sequence[SightingMessage]) -> None:
+        for message in messages:
+            self.add_sighting(message)
+
+    def add_sighting(self, message: SightingMessage) -> None:
+        known = message.is_known
+        name = (message.employee_name or message.employee_id or "known") if known else "unknown"
+        item = RecentSighting(
+            sighting_id=message.sighting_id,
+            frame_id=message.frame_id,
+            box=message.box,
+            name=name,
+            known=known,
+            seen_at=message.seen_at,
+            received=time.monotonic(),
+        )
+        with self._condition:
+            recent = self._sightings.setdefault(
+                message.camera_id, deque(maxlen=MAX_SIGHTINGS_PER_CAMERA)
+            )
+            recent.append(item)
+            self._prune(recent, item.received)
+
+    @staticmethod
+    def _prune(recent: deque[RecentSighting], now: float) -> None:
+        while recent and now - recent[0].received > SIGHTING_TTL_S:
+            recent.popleft()
 
     def add_frame(self, camera_id: str, jpeg: bytes) -> None:
         with self._condition:
@@ -90,6 +143,34 @@ class LiveFeed:
     def latest_frame(self, camera_id: str) -> LiveFrame | None:
         with self._condition:
             return self._frames.get(camera_id)
+
+    def recent_sightings(self, camera_id: str) -> list[RecentSighting]:
+        """The camera's sightings of the last SIGHTING_TTL_S seconds, oldest first."""
+        now = time.monotonic()
+        with self._condition:
+            recent = self._sightings.get(camera_id)
+            if not recent:
+                return []
+            self._prune(recent, now)
+            return list(recent)
+
+    def display_jpeg(self, frame: LiveFrame) -> bytes:
+        """The frame with recent face boxes drawn on it; the original bytes when there are none."""
+        recent = self.recent_sightings(frame.camera_id)
+        if not recent:
+            return frame.jpeg
+        key = (frame.sequence, tuple(item.sighting_id for item in recent))
+        with self._draw_lock:
+            cached = self._annotated.get(frame.camera_id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            try:
+                jpeg = annotate(frame.jpeg, recent)
+            except ImageError as exc:
+                logger.warning("cannot draw boxes on a frame of %s: %s", frame.camera_id, exc)
+                jpeg = frame.jpeg
+            self._annotated[frame.camera_id] = (key, jpeg)
+            return jpeg
 
     def wait_frame(self, camera_id: str, after: int, timeout: float) -> LiveFrame | None:
         """The camera's frame newer than sequence ``after``, waiting up to ``timeout``."""
@@ -132,6 +213,7 @@ class LiveFeed:
         """Subscribe (broadcast) and consume in a daemon thread."""
         bus.subscribe(FRAMES, self.on_frames, broadcast=True)
         bus.subscribe(ATTENDANCE_EVENTS, self.on_events, broadcast=True)
+        bus.subscribe(SIGHTINGS, self.on_sightings, broadcast=True)
         self._bus = bus
         self._thread = threading.Thread(target=self._run, name="web-live-feed", daemon=True)
         self._thread.start()
@@ -152,6 +234,55 @@ class LiveFeed:
             self._bus.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _ascii(text: str) -> str:
+    # OpenCV's built-in fonts draw ASCII only.
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+
+
+def annotate(jpeg: bytes, sightings: Sequence[RecentSighting]) -> bytes:
+    """Decode ``jpeg``, draw a box per sighting (green with the name, amber if unknown), encode."""
+    rgb = np.ascontiguousarray(decode_image(jpeg))
+    height, width = rgb.shape[:2]
+    thickness = max(2, round(min(height, width) / 240))
+    scale = max(0.4, min(height, width) / 700)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for item in sightings:
+        color = KNOWN_RGB if item.known else UNKNOWN_RGB
+        x0 = max(0, min(width - 1, item.box.x))
+        y0 = max(0, min(height - 1, item.box.y))
+        x1 = max(0, min(width - 1, item.box.x + item.box.width))
+        y1 = max(0, min(height - 1, item.box.y + item.box.height))
+        cv2.rectangle(rgb, (x0, y0), (x1, y1), color, thickness)
+        label = _ascii(item.name)[:40]
+        (text_w, text_h), baseline = cv2.getTextSize(label, font, scale, 1)
+        top = y0 - text_h - baseline - 4
+        if top < 0:  # no room above the box: put the label inside it
+            top = y0
+        cv2.rectangle(rgb, (x0, top), (x0 + text_w + 6, top + text_h + baseline + 4), color, -1)
+        cv2.putText(rgb, label, (x0 + 3, top + text_h + 2), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return encode_jpeg(rgb)
+
+
+def live_photo(camera_id: str) -> bytes:
+    """The latest raw frame of ``camera_id`` as an enrolment photo (ApiError if there is none)."""
+    camera_id = (camera_id or "").strip()
+    frame = _feed().latest_frame(camera_id) if camera_id else None
+    if frame is None or time.monotonic() - frame.received >= STALE_CAMERA_S:
+        raise ApiError(
+            409, "no_live_frame", f"camera {camera_id!r} has no recent frame to register from"
+        )
+    return frame.jpeg
+
+
+def enrolment_photos(files: Sequence[FileStorage], camera_id: str | None) -> list[bytes]:
+    """The uploaded photos or, when none is uploaded and a camera is named, its latest frame."""
+    if camera_id and not any(f and f.filename for f in files):
+        return [live_photo(camera_id)]
+    from services.web.actions import read_photos  # actions -> context -> live: import late
+
+    return read_photos(list(files))
 
 
 def event_json(item: LiveEvent, zone) -> dict:
@@ -180,7 +311,8 @@ def snapshot(camera_id: str) -> Response:
     frame = _feed().latest_frame(camera_id)
     if frame is None:
         raise ApiError(404, "not_found", f"no frame from camera {camera_id!r} yet")
-    return Response(frame.jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+    jpeg = _feed().display_jpeg(frame)
+    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/<camera_id>.mjpg")
@@ -203,9 +335,10 @@ def mjpeg(camera_id: str) -> Response:
                 continue
             after = frame.sequence
             sent += 1
+            jpeg = feed.display_jpeg(frame)
             yield (
-                (f"Content-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n\r\n").encode()
-                + frame.jpeg
+                (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n").encode()
+                + jpeg
                 + f"\r\n--{BOUNDARY}\r\n".encode()
             )
 

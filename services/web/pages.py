@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from services.web import actions, queries
+from services.web import actions, live, queries
 from services.web.auth import admin_required, current_identity
 from services.web.context import ctx
 from services.web.errors import ApiError
@@ -41,17 +41,25 @@ def fragment_today():
 @admin_required
 def register():
     c = ctx()
+    cameras = c.live.cameras()
     if request.method == "POST":
         name = request.form.get("name", "")
+        camera_id = request.form.get("camera_id", "")
         try:
             actions.check_name(c, name)
-            photos = actions.read_photos(request.files.getlist("photo"))
+            # The "Use live camera" button means the camera even if a file was chosen too.
+            use_camera = request.form.get("source") == "camera"
+            files = [] if use_camera else request.files.getlist("photo")
+            photos = live.enrolment_photos(files, camera_id)
             employee = actions.enrol_employee(c, name, photos)
         except ApiError as exc:
-            return render_template("register.html", error=exc, name=name), exc.status
+            page = render_template(
+                "register.html", error=exc, name=name, cameras=cameras, camera_id=camera_id
+            )
+            return page, exc.status
         flash(f"{employee.name} is registered.", "success")
         return redirect(url_for("pages.employee", employee_id=employee.employee_id))
-    return render_template("register.html", error=None, name="")
+    return render_template("register.html", error=None, name="", cameras=cameras, camera_id="")
 
 
 @bp.get("/employees")

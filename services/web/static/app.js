@@ -39,4 +39,15 @@
       preview.hidden = false;
     });
   }
+
+  // Register from a live camera: keep the snapshot of the chosen camera fresh.
+  const liveSelect = document.querySelector("select[data-live-camera]");
+  const liveImage = document.querySelector("img[data-live-snapshot]");
+  if (liveSelect && liveImage) {
+    const refresh = function () {
+      liveImage.src = "/live/" + encodeURIComponent(liveSelect.value) + ".jpg?t=" + Date.now();
+    };
+    liveSelect.addEventListener("change", refresh);
+    setInterval(function () { if (!document.hidden) refresh(); }, 1500);
+  }
 })();
