@@ -50,7 +50,8 @@ def register():
             # The "Use live camera" button means the camera even if a file was chosen too.
             use_camera = request.form.get("source") == "camera"
             files = [] if use_camera else request.files.getlist("photo")
-            photos = live.enrolment_photos(files, camera_id)
+            # The camera picker is always submitted; only its own button means "use it".
+            photos = live.enrolment_photos(files, camera_id if use_camera else None)
             employee = actions.enrol_employee(c, name, photos)
         except ApiError as exc:
             page = render_template(

@@ -110,3 +110,13 @@ def test_registering_from_a_camera_needs_csrf_and_an_admin(client, viewer, bus, 
     )
     assert refused.status_code in (302, 403)
     assert mongo_db.employees.find_one({"name": "Cy"}) is None
+
+
+def test_the_plain_register_button_without_a_file_asks_for_a_photo(admin, bus, enroller, mongo_db):
+    bus.publish(FRAMES, _frame("door", ONE_FACE))
+    _wait(lambda: admin.get("/api/v1/cameras").get_json()["cameras"] == ["door"])
+    page = admin.post(
+        "/employees/new", data={"name": "Di", "camera_id": "door", "csrf_token": admin.csrf}
+    )
+    assert page.status_code == 400
+    assert mongo_db.employees.find_one({"name": "Di"}) is None
