@@ -3,9 +3,11 @@
 import pytest
 
 from services.common.cache import InMemoryCache
+from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
-from services.recognizer.enrolment import EnrolmentError
-from services.recognizer.main import build_stack
+from services.detector.main import build_finder
+from services.recognizer.enrolment import Enroller, EnrolmentError
+from services.recognizer.main import build_embedder
 from services.recognizer.settings import RecognizerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
@@ -16,9 +18,25 @@ def settings(models_dir):
     return RecognizerSettings.from_env({}, attendance_models_dir=models_dir)
 
 
+@pytest.fixture(scope="module")
+def models(settings):
+    """One detector and embedder for the module, closed explicitly: a MediaPipe detector left
+    to the garbage collector can block in its native close."""
+    finder = build_finder(settings)
+    yield finder, build_embedder(settings)
+    finder.detector.close()
+
+
+def make_enroller(models, db, max_photo_bytes: int = 10 * 1024 * 1024) -> Enroller:
+    finder, embedder = models
+    employees = EmployeeRepository(db)
+    gallery = Gallery(InMemoryCache(), employees, embedder.model_id)
+    return Enroller(finder, embedder, employees, gallery, max_photo_bytes)
+
+
 @pytest.fixture
-def enroller(settings, mongo_db):
-    return build_stack(settings, mongo_db, InMemoryCache()).enroller
+def enroller(models, mongo_db):
+    return make_enroller(models, mongo_db)
 
 
 @pytest.fixture
@@ -84,9 +102,8 @@ def test_a_duplicate_name_is_refused_whatever_its_case(enroller, photo, mongo_db
     assert stored(mongo_db)["employees"] == 1
 
 
-def test_an_oversized_photo_is_refused_before_decoding(settings, mongo_db, photo):
-    small_limit = settings.model_copy(update={"enrolment_max_photo_bytes": 2048})
-    enroller = build_stack(small_limit, mongo_db, InMemoryCache()).enroller
+def test_an_oversized_photo_is_refused_before_decoding(models, mongo_db, photo):
+    enroller = make_enroller(models, mongo_db, max_photo_bytes=2048)
     with pytest.raises(EnrolmentError, match="the limit is") as error:
         enroller.enroll("Lin", [photo("face_recognition/examples/lin-manuel-miranda.png")])
     assert error.value.code == "image_too_large"
