@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["check", "download"])
     models.add_argument("--models-dir")
     models.set_defaults(run=_models)
+    from services.allinone import add_arguments, run_from_args
+
+    run = commands.add_parser("run", help="every service in one process (no servers needed)")
+    add_arguments(run)
+    run.set_defaults(run=run_from_args)
     return parser
 
 
