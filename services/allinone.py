@@ -460,19 +460,10 @@ class AllInOne:
         threading.Thread(target=self.server.serve_forever, name="web", daemon=True).start()
 
     def start_capture(self, settings, bus: Communicator) -> None:
-        from services.capture.service import Capture
+        from services.capture.main import build
         from services.capture.sources import SourceError
 
-        self.capture = Capture(
-            bus,
-            settings.capture_source,
-            settings.camera_id,
-            fps=settings.capture_fps,
-            jpeg_quality=settings.capture_jpeg_quality,
-            max_side=settings.capture_max_side,
-            loop=settings.capture_loop,
-            reconnect_max_delay=settings.capture_reconnect_max_delay,
-        )
+        self.capture = build(settings, bus)
 
         def capture() -> None:
             try:

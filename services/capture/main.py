@@ -7,9 +7,23 @@ import logging
 from services.capture.service import Capture
 from services.capture.settings import CaptureSettings
 from services.capture.sources import SourceError
+from services.common.bus.base import Communicator
 from services.common.runtime import configure_logging, connect_bus, stop_on_signals
 
 logger = logging.getLogger(__name__)
+
+
+def build(settings: CaptureSettings, bus: Communicator) -> Capture:
+    return Capture(
+        bus,
+        settings.capture_source,
+        settings.camera_id,
+        fps=settings.capture_fps,
+        jpeg_quality=settings.capture_jpeg_quality,
+        max_side=settings.capture_max_side,
+        loop=settings.capture_loop,
+        reconnect_max_delay=settings.capture_reconnect_max_delay,
+    )
 
 
 def main(settings: CaptureSettings | None = None) -> int:
@@ -17,16 +31,7 @@ def main(settings: CaptureSettings | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     bus = connect_bus(settings)
     try:
-        capture = Capture(
-            bus,
-            settings.capture_source,
-            settings.camera_id,
-            fps=settings.capture_fps,
-            jpeg_quality=settings.capture_jpeg_quality,
-            max_side=settings.capture_max_side,
-            loop=settings.capture_loop,
-            reconnect_max_delay=settings.capture_reconnect_max_delay,
-        )
+        capture = build(settings, bus)
         stop_on_signals(capture.stop)
         capture.run()
     except SourceError as exc:

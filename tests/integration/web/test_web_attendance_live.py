@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 
 import pytest
 
@@ -15,6 +14,7 @@ from services.common.storage.sightings import SightingLog
 from services.web.live import BOUNDARY
 from services.web.openapi import API_PREFIX, openapi_path
 from tests.helpers.messages import MORNING, sighting
+from tests.helpers.processes import wait_until
 from tests.integration.web.conftest import NO_FACE, ONE_FACE
 from tests.integration.web.test_web_employees import _attend
 
@@ -142,13 +142,8 @@ def _frame(camera: str, jpeg: bytes = ONE_FACE) -> FrameMessage:
     )
 
 
-def _wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+def _wait(predicate, timeout: float = 5.0) -> None:
+    wait_until(predicate, timeout, "the live feed", interval=0.02)
 
 
 def test_the_live_view_streams_the_latest_frame_per_camera(admin, bus):

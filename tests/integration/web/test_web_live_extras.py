@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from services.common.bus.topology import FRAMES, SIGHTINGS
 from services.common.contracts import BoundingBox, FrameMessage, new_id
 from services.common.images import decode_image
 from tests.helpers.messages import MORNING, sighting
+from tests.helpers.processes import wait_until
 from tests.integration.web.conftest import ONE_FACE, counts, photo
 
 pytestmark = pytest.mark.integration
@@ -23,13 +22,8 @@ def _frame(camera: str, jpeg: bytes = FRAME) -> FrameMessage:
     )
 
 
-def _wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+def _wait(predicate, timeout: float = 5.0) -> None:
+    wait_until(predicate, timeout, "the live feed", interval=0.02)
 
 
 def test_the_snapshot_is_unchanged_without_sightings(admin, bus):
