@@ -15,3 +15,9 @@ SIGHTINGS_PUBLISHED = Counter(
 RECORDS_WRITTEN = Counter("attendance_records_written_total", "Sightings folded into records")
 SIGHTINGS_STORED = Counter("attendance_sightings_stored_total", "Sightings stored", ["outcome"])
 QUEUE_DEPTH = Gauge("attendance_queue_depth", "Messages waiting in a work queue", ["queue"])
+MESSAGES_DEAD_LETTERED = Counter(
+    "attendance_messages_dead_lettered_total", "Messages given up on", ["channel"]
+)
+HANDLER_ERRORS = Counter(
+    "attendance_handler_errors_total", "Messages whose handler failed (retried)", ["channel"]
+)

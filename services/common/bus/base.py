@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from services.common.bus.topology import Channel
 from services.common.contracts import SCHEMA_VERSION, Message
+from services.common.metrics import HANDLER_ERRORS, MESSAGES_DEAD_LETTERED
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,13 @@ def handle_batch(
                         _record_failure(
                             channel, deliveries, single[0][0], single_exc, outcomes, max_attempts
                         )
-    return [outcome or Outcome.ack() for outcome in outcomes]
+    settled = [outcome or Outcome.ack() for outcome in outcomes]
+    for outcome in settled:
+        if outcome.action == "dead_letter":
+            MESSAGES_DEAD_LETTERED.labels(channel.name).inc()
+        elif outcome.action == "retry":
+            HANDLER_ERRORS.labels(channel.name).inc()
+    return settled
 
 
 def _apply(handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list) -> None:

@@ -212,3 +212,26 @@ def test_a_request_nobody_answers_times_out(broker: InMemoryBroker) -> None:
         client.request(ENROLMENTS, enrolment("r-2"), EnrolmentResult, timeout=0.2)
 
     assert time.monotonic() - started < 2
+
+
+def test_dead_lettered_messages_are_counted_per_channel():
+    from prometheus_client import REGISTRY
+
+    from services.common.bus.base import Delivery
+    from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
+    from services.common.bus.topology import SIGHTINGS
+
+    def counted() -> float:
+        value = REGISTRY.get_sample_value(
+            "attendance_messages_dead_lettered_total", {"channel": "sightings"}
+        )
+        return value or 0.0
+
+    before = counted()
+    bus = InMemoryCommunicator(InMemoryBroker())
+    bus.subscribe(SIGHTINGS, lambda batch: None)
+    bus.broker.route(
+        SIGHTINGS, __import__("services.common.bus.base").common.bus.base.Delivery(b"{}")
+    )
+    bus.drain_once()
+    assert counted() == before + 1
