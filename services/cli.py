@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:
+        # argparse's REMAINDER cannot pass on options (--manifest ...) as the first words, so
+        # the evaluation's own parser takes them directly.
+        return _eval(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
