@@ -8,7 +8,13 @@ from services.capture.service import Capture
 from services.capture.settings import CaptureSettings
 from services.capture.sources import SourceError
 from services.common.bus.base import Communicator
-from services.common.runtime import configure_logging, connect_bus, stop_on_signals
+from services.common.bus.topology import FRAMES
+from services.common.runtime import (
+    configure_logging,
+    connect_bus,
+    serve_worker_health,
+    stop_on_signals,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ def main(settings: CaptureSettings | None = None) -> int:
     bus = connect_bus(settings)
     try:
         capture = build(settings, bus)
+        serve_worker_health(settings, bus, FRAMES)
         stop_on_signals(capture.stop)
         capture.run()
     except SourceError as exc:

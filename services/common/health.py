@@ -14,7 +14,12 @@ logger = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], bool]
 
 
-def serve_health(port: int, ready: ReadinessCheck, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def serve_health(
+    port: int,
+    ready: ReadinessCheck,
+    host: str = "0.0.0.0",
+    before_scrape: Callable[[], None] | None = None,
+) -> ThreadingHTTPServer:
     """Serve ``/healthz`` (the process answers), ``/readyz`` (its dependencies answer) and
     ``/metrics`` on a daemon thread; port 0 picks a free port (see ``server_address``)."""
 
@@ -34,6 +39,11 @@ def serve_health(port: int, ready: ReadinessCheck, host: str = "0.0.0.0") -> Thr
                     "text/plain",
                 )
             elif self.path == "/metrics":
+                if before_scrape is not None:
+                    try:
+                        before_scrape()
+                    except Exception:
+                        logger.warning("could not refresh metrics", exc_info=True)
                 self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
             else:
                 self._reply(404, b"not found\n", "text/plain")

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from services.common.bus.base import Communicator
+from services.common.bus.topology import Channel
 from services.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,27 @@ def connect_bus(settings: CommonSettings) -> Communicator:
         settings.attendance_bus_prefix,
         max_attempts=settings.attendance_max_attempts,
     )
+
+
+def serve_worker_health(
+    settings: CommonSettings, bus: Communicator, channel: Channel, *extra_checks: Callable[[], bool]
+) -> None:
+    """Health and metrics of a worker consuming ``channel``: ready while the broker (and any
+    extra dependency) answers; each scrape refreshes the depth of its queue."""
+    if not settings.health_port:
+        return
+    from services.common.health import serve_health
+    from services.common.metrics import QUEUE_DEPTH
+
+    def ready() -> bool:
+        return bus.queue_depth(channel) is not None and all(check() for check in extra_checks)
+
+    def refresh_depth() -> None:
+        depth = bus.queue_depth(channel)
+        if depth is not None:
+            QUEUE_DEPTH.labels(channel.work_queue).set(depth)
+
+    serve_health(settings.health_port, ready, before_scrape=refresh_depth)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

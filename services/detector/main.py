@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from services.common.bus.base import Communicator
 from services.common.bus.topology import FRAMES
-from services.common.health import serve_health
-from services.common.runtime import configure_logging, connect_bus, stop_on_signals
+from services.common.runtime import (
+    configure_logging,
+    connect_bus,
+    serve_worker_health,
+    stop_on_signals,
+)
 from services.detector.face_detection import FaceDetector
 from services.detector.face_finder import FaceFinder
 from services.detector.service import Detector
@@ -31,11 +35,7 @@ def main(settings: DetectorSettings | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     bus = connect_bus(settings)
     build(settings, bus).start()
-    if settings.health_port:
-        serve_health(
-            settings.health_port,
-            ready=lambda: bus.queue_depth(FRAMES) is not None,
-        )
+    serve_worker_health(settings, bus, FRAMES)
     stop_on_signals(bus.stop)
     try:
         bus.run()

@@ -10,8 +10,12 @@ from services.common.bus.base import Communicator
 from services.common.bus.topology import FACES
 from services.common.cache import KeyValueCache, RedisCache
 from services.common.gallery import Gallery
-from services.common.health import serve_health
-from services.common.runtime import configure_logging, connect_bus, stop_on_signals
+from services.common.runtime import (
+    configure_logging,
+    connect_bus,
+    serve_worker_health,
+    stop_on_signals,
+)
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.common.storage.mongo import is_reachable as _mongo_ok
@@ -79,11 +83,7 @@ def main(settings: RecognizerSettings | None = None) -> int:
     db = connect(settings.mongo_url, settings.mongo_db)
     bus = connect_bus(settings)
     build(settings, bus, db, connect_cache(settings)).start()
-    if settings.health_port:
-        serve_health(
-            settings.health_port,
-            ready=lambda: bus.queue_depth(FACES) is not None and _mongo_ok(db),
-        )
+    serve_worker_health(settings, bus, FACES, lambda: _mongo_ok(db))
     stop_on_signals(bus.stop)
     try:
         bus.run()

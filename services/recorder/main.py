@@ -9,8 +9,12 @@ from pymongo.database import Database
 
 from services.common.bus.base import Communicator
 from services.common.bus.topology import SIGHTINGS
-from services.common.health import serve_health
-from services.common.runtime import configure_logging, connect_bus, stop_on_signals
+from services.common.runtime import (
+    configure_logging,
+    connect_bus,
+    serve_worker_health,
+    stop_on_signals,
+)
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
@@ -51,11 +55,7 @@ def main(settings: RecorderSettings | None = None) -> int:
     recorder.start()
     stopping = threading.Event()
     threading.Thread(target=run_retention, args=(recorder, stopping), daemon=True).start()
-    if settings.health_port:
-        serve_health(
-            settings.health_port,
-            ready=lambda: bus.queue_depth(SIGHTINGS) is not None and _mongo_ok(db),
-        )
+    serve_worker_health(settings, bus, SIGHTINGS, lambda: _mongo_ok(db))
     stop_on_signals(bus.stop)
     try:
         bus.run()
