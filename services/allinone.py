@@ -280,8 +280,7 @@ class AllInOne:
         from services.common.storage.mongo import connect
         from services.detector.main import build as build_detector
         from services.detector.settings import DetectorSettings
-        from services.recognizer.main import build_stack
-        from services.recognizer.service import Recognizer
+        from services.recognizer.main import build_stack, recognizer_for
         from services.recognizer.settings import RecognizerSettings
         from services.recorder.main import build as build_recorder
         from services.recorder.main import run_retention
@@ -331,15 +330,9 @@ class AllInOne:
         detector_bus = new_bus("detector")
         build_detector(detector_settings, detector_bus).start()
         recognizer_bus = new_bus("recognizer")
-        Recognizer(
-            recognizer_bus,
-            stack.embedder,
-            stack.gallery,
-            cache,
-            threshold=recognizer_settings.match_threshold,
-            margin=recognizer_settings.match_margin,
-            batch_size=recognizer_settings.recognizer_batch_size,
-            sighting_cooldown=recognizer_settings.sighting_cooldown,
+        # Enrolments are served in-process here, not over the bus.
+        recognizer_for(
+            recognizer_settings, recognizer_bus, stack, cache, serve_enrolments=False
         ).start()
         recorder_bus = new_bus("recorder")
         recorder = build_recorder(recorder_settings, recorder_bus, db)

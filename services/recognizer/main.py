@@ -57,7 +57,18 @@ def build_stack(
 def build(
     settings: RecognizerSettings, bus: Communicator, db: Database, cache: KeyValueCache
 ) -> Recognizer:
-    stack = build_stack(settings, db, cache)
+    return recognizer_for(settings, bus, build_stack(settings, db, cache), cache)
+
+
+def recognizer_for(
+    settings: RecognizerSettings,
+    bus: Communicator,
+    stack: RecognitionStack,
+    cache: KeyValueCache,
+    *,
+    serve_enrolments: bool = True,
+) -> Recognizer:
+    """A recognizer on already loaded models (the all-in-one mode shares them with the web)."""
     return Recognizer(
         bus,
         stack.embedder,
@@ -67,7 +78,7 @@ def build(
         margin=settings.match_margin,
         batch_size=settings.recognizer_batch_size,
         sighting_cooldown=settings.sighting_cooldown,
-        enroller=stack.enroller,
+        enroller=stack.enroller if serve_enrolments else None,
     )
 
 

@@ -7,6 +7,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from flask import Flask
+from pymongo.database import Database
 from werkzeug.serving import run_simple
 
 from services.common.bus.base import Communicator, M, R
@@ -56,17 +58,8 @@ class SerializedBus(Communicator):
         self._inner.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        settings = WebSettings.from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"web: {exc}\n")
-        return 2
-    configure_logging(settings.log_level, settings.log_json)
-    db = connect(settings.mongo_url, settings.mongo_db)
-    if not settings.web_admin_password and not UserStore(db).has_admin():
-        logger.error("no admin account exists yet: set WEB_ADMIN_PASSWORD for the first start")
-        return 2
+def build_app(settings: WebSettings, db: Database) -> tuple[Flask, list[Communicator]]:
+    """The dashboard on the real Redis and RabbitMQ; the buses are returned for closing."""
     cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
     cache.wait_until_ready()
     # Three connections: frames published by kiosks, enrolment requests (which wait for the
@@ -78,6 +71,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app(
         settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
     )
+    return app, [frames_bus, enrol_bus, live_bus]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = WebSettings.from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"web: {exc}\n")
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+    db = connect(settings.mongo_url, settings.mongo_db)
+    if not settings.web_admin_password and not UserStore(db).has_admin():
+        logger.error("no admin account exists yet: set WEB_ADMIN_PASSWORD for the first start")
+        return 2
+    app, buses = build_app(settings, db)
     logger.info("web dashboard on http://%s:%d", settings.web_host, settings.web_port)
     try:
         run_simple(
@@ -90,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     finally:
         app.extensions["attendance"].live.stop()
-        for bus in (frames_bus, enrol_bus, live_bus):
+        for bus in buses:
             bus.close()
     return 0
 

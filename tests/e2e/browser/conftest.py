@@ -86,13 +86,8 @@ def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
     feed on a connection of its own, the gallery cache in Redis under the pipeline's prefix."""
     from werkzeug.serving import make_server
 
-    from services.common.cache import RedisCache
-    from services.common.runtime import connect_bus
-    from services.common.storage.employees import EmployeeRepository
     from services.common.storage.mongo import connect
-    from services.web.app import create_app
-    from services.web.enrolment_client import BusEnrolmentClient
-    from services.web.main import SerializedBus
+    from services.web.main import build_app
     from services.web.settings import WebSettings
 
     port = free_port()
@@ -106,16 +101,8 @@ def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
         enrolment_timeout=60.0,
     )
     db = connect(settings.mongo_url, settings.mongo_db)
-    # The same prefix the service processes give their RedisCache (ATTENDANCE_BUS_PREFIX).
-    cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
-    cache.wait_until_ready()
-    frames_bus = SerializedBus(connect_bus(settings))
-    enrol_bus = SerializedBus(connect_bus(settings))
-    live_bus = connect_bus(settings)
-    enroller = BusEnrolmentClient(enrol_bus, EmployeeRepository(db), settings.enrolment_timeout)
-    app = create_app(
-        settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
-    )
+    # Wired as `attendance web` wires it: Redis under the processes' prefix, buses to them.
+    app, buses = build_app(settings, db)
     server = make_server("127.0.0.1", port, app, threaded=True)
     # Server-sent-event streams stay open; do not let them hold the shutdown.
     server.daemon_threads = True
@@ -127,7 +114,7 @@ def web(pipeline_env, redis_url, bus_prefix) -> Iterator[RunningWeb]:
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["attendance"].live.stop()
-        for bus in (frames_bus, enrol_bus, live_bus):
+        for bus in buses:
             try:
                 bus.close()
             except Exception as exc:  # teardown is best effort; the vhost is dropped anyway
