@@ -14,18 +14,13 @@ import requests
 from pymongo import MongoClient
 
 from tests.conftest import free_port
+from tests.helpers.metrics import metric_total
 from tests.helpers.processes import ATTENDANCE, REPO_ROOT, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models, pytest.mark.timeout(300)]
 
 EXAMPLES = "face_recognition/examples"
 SERVER_VARIABLES = ("RABBITMQ_URL", "REDIS_URL", "MONGO_URL", "WEB_SECRET_KEY")
-
-
-def frames_published(base: str) -> float:
-    text = requests.get(f"{base}/metrics", timeout=5).text
-    found = re.search(r'^attendance_frames_published_total\{camera="stage"\} (\S+)$', text, re.M)
-    return float(found.group(1)) if found else 0.0
 
 
 def ready(base: str) -> bool:
@@ -91,9 +86,9 @@ def test_attendance_run_records_lin_manuel_miranda_with_no_servers(
         wait_until(lambda: process.poll() is not None or ready(base), 120, "/readyz", interval=0.5)
         assert process.poll() is None, log_path.read_text(errors="replace")
         assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
-        first = frames_published(base)
+        first = metric_total(base, "attendance_frames_published_total")
         time.sleep(2)
-        assert frames_published(base) > first, "frames are not being published"
+        assert metric_total(base, "attendance_frames_published_total") > first, "no frames"
 
         db = client["attendance"]
         record = wait_until(
