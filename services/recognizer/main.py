@@ -78,6 +78,7 @@ def recognizer_for(
         margin=settings.match_margin,
         batch_size=settings.recognizer_batch_size,
         sighting_cooldown=settings.sighting_cooldown,
+        agreement_frames=settings.track_agreement_frames,
         enroller=stack.enroller if serve_enrolments else None,
     )
 

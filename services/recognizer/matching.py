@@ -13,8 +13,10 @@ align-v1, mirror averaging; 29 enrolled people, 278 genuine and ~8,800 impostor 
   acceptance on these 98 probes (0.52 would accept all of them). With N employees a stranger's
   chance of passing is roughly N x the per-pair FAR, so a site of hundreds of people needs the
   threshold at or beyond FAR 0.1%; the hardest stranger on the set (an actress who resembles
-  an enrolled one) scores 0.57. The recognizer's agreement over several frames of a track
-  recovers the genuine frames that fall below the threshold (94% of probes pass on one photo).
+  an enrolled one) scores 0.57. A person at a door is seen in many frames, so the genuine
+  frames below the threshold (6% of the probes here) cost little; and since several frames of
+  a track must agree before a sighting counts (:mod:`services.recognizer.track_agreement`), one
+  stray frame of a stranger above the threshold makes no sighting.
 * :data:`DEFAULT_MARGIN` = 0.05: ambiguous probes (two employees within 0.05) are refused.
   On the evaluation set it costs no correct acceptance; 0.10 would cost 1%.
 """

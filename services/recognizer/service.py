@@ -23,6 +23,7 @@ from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTIN
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.matching import GalleryMatrix, Match, match
+from services.recognizer.track_agreement import TrackAgreement
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Recognizer:
         margin: float,
         batch_size: int = 16,
         sighting_cooldown: float = 2.0,
+        agreement_frames: int = 2,
         enroller: Enroller | None = None,
     ) -> None:
         self._bus = bus
@@ -54,6 +56,7 @@ class Recognizer:
         self._batch_size = batch_size
         self._cooldown = sighting_cooldown
         self._enroller = enroller
+        self._agreement = TrackAgreement(cache, agreement_frames)
         self._matrix = GalleryMatrix.empty()
         self._matrix_version = -1
 
@@ -64,6 +67,9 @@ class Recognizer:
 
     def handle(self, faces: Sequence[FaceMessage]) -> None:
         for sighting in self.recognise(faces):
+            # Every frame votes, cooling down or not: the votes decide the next verdicts.
+            if not self._agreed(sighting):
+                continue
             key = self._cooldown_key(sighting)
             if self._cooldown > 0 and self._cache.get(key) is not None:
                 continue
@@ -128,6 +134,15 @@ class Recognizer:
             snapshot_jpeg=face.snapshot_jpeg,
             face_jpeg=encode_jpeg(crop, quality=90),
         )
+
+    def _agreed(self, sighting: SightingMessage) -> bool:
+        verdict = self._agreement.vote(
+            sighting.camera_id,
+            sighting.track_id or sighting.face_id,
+            sighting.face_id,
+            sighting.employee_id,
+        )
+        return verdict.publish
 
     @staticmethod
     def _cooldown_key(sighting: SightingMessage) -> str:

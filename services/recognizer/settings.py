@@ -7,6 +7,7 @@ from pydantic import Field
 
 from services.detector.settings import DetectorSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+from services.recognizer.track_agreement import MAX_VOTES_PER_TRACK
 
 
 class RecognizerSettings(DetectorSettings):
@@ -23,4 +24,6 @@ class RecognizerSettings(DetectorSettings):
     facenet_pretrained: Literal["casia-webface", "vggface2"] | None = None
     # One sighting per person (or unknown track) per camera in this many seconds.
     sighting_cooldown: Annotated[float, Field(ge=0.0)] = 2.0
+    # Frames of one track that must agree before a sighting counts (1: every frame counts).
+    track_agreement_frames: Annotated[int, Field(ge=1, le=MAX_VOTES_PER_TRACK)] = 2
     enrolment_max_photo_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
