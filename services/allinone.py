@@ -216,6 +216,10 @@ class LockedEnroller:
         with self._lock:
             return self._inner.add_photos(employee_id, photos)
 
+    def preview(self, photo: bytes):
+        with self._lock:
+            return self._inner.preview(photo)
+
 
 def serve_all_metrics(app) -> None:
     """``/metrics`` shows the web's own metrics and the pipeline's (default registry)."""

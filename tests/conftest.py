@@ -20,7 +20,7 @@ import pytest
 
 from tests.helpers.redis_keys import delete_prefixed_keys
 
-pytest_plugins = ["tests.fixtures.rabbitmq"]
+pytest_plugins = ["tests.fixtures.rabbitmq", "tests.fixtures.models"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"

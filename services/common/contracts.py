@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -122,18 +122,42 @@ class SightingMessage(Message):
         return self.employee_id is not None
 
 
+def _omitted_when_unset(value: object) -> bool:
+    return value is None or value is False
+
+
+# Fields added to a version after it shipped carry this: left out of the JSON while unset, so a
+# consumer built before them (``extra="forbid"``) still reads every message that does not use
+# them, and refuses, rather than misreads, one that does.
+AddedLater = Field(exclude_if=_omitted_when_unset)
+
+
 class EnrolmentRequest(Message):
-    """Register a new employee (``employee_id`` unset) or add photos to an existing one."""
+    """Register a new employee (``employee_id`` unset) or add photos to an existing one.
+
+    With ``preview`` the recognizer only detects and aligns the face of the one photo, as
+    enrolment would, and answers with it: nothing is embedded or stored.
+    """
 
     kind: ClassVar[str] = "enrolment_request"
     request_id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
     employee_id: Identifier | None = None
     photos: Annotated[list[bytes], Field(min_length=1, max_length=20)]
+    preview: Annotated[bool, AddedLater] = False
+
+    @model_validator(mode="after")
+    def _a_preview_shows_one_photo(self) -> EnrolmentRequest:
+        if self.preview and len(self.photos) != 1:
+            raise ValueError(f"a preview takes exactly one photo, not {len(self.photos)}")
+        return self
 
 
 class EnrolmentResult(Message):
-    """The answer to an :class:`EnrolmentRequest`."""
+    """The answer to an :class:`EnrolmentRequest`.
+
+    A preview's answer carries the aligned face crop (JPEG, a few kB) and its box in the photo.
+    """
 
     kind: ClassVar[str] = "enrolment_result"
     request_id: Identifier
@@ -143,6 +167,8 @@ class EnrolmentResult(Message):
     embeddings_added: int = 0
     error_code: str | None = None
     error: str | None = None
+    face_jpeg: Annotated[bytes | None, AddedLater] = None
+    face_box: Annotated[BoundingBox | None, AddedLater] = None
 
 
 class AttendanceEvent(Message):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.contracts import EnrolmentRequest, EnrolmentResult
+from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.storage.employees import (
@@ -26,10 +27,20 @@ logger = logging.getLogger(__name__)
 # labelled photos), not a second person posing; it does not make the photo ambiguous.
 BYSTANDER_RATIO = 0.5
 STORED_PHOTO_MAX_SIDE = 1024
+# The stored face crop and its preview are the same JPEG, so what is shown is what is kept.
+FACE_JPEG_QUALITY = 92
 
 
 class EnrolmentError(EmployeeError):
     """A photo or name that cannot be enrolled; the message names the problem and the photo."""
+
+
+@dataclass(frozen=True)
+class FacePreview:
+    """The face enrolment would take from a photo: its aligned crop and where it is."""
+
+    face_jpeg: bytes
+    box: BoundingBox
 
 
 class Enroller:
@@ -78,11 +89,21 @@ class Enroller:
         return [
             NewFace(
                 photo_jpeg=encode_jpeg(fit_within(rgb, STORED_PHOTO_MAX_SIDE), quality=90),
-                face_jpeg=encode_jpeg(face.crop, quality=92),
+                face_jpeg=encode_jpeg(face.crop, quality=FACE_JPEG_QUALITY),
                 embedding=embedding,
             )
             for (rgb, face), embedding in zip(found, embeddings, strict=True)
         ]
+
+    def preview(self, photo: bytes) -> FacePreview:
+        """Detect and align the face of ``photo`` exactly as :meth:`enroll` would, with the
+        same errors; nothing is embedded or stored."""
+        _, face = self._single_face(photo, 1)
+        x, y, width, height = face.box
+        return FacePreview(
+            face_jpeg=encode_jpeg(face.crop, quality=FACE_JPEG_QUALITY),
+            box=BoundingBox(x=x, y=y, width=width, height=height),
+        )
 
     def _single_face(self, photo: bytes, number: int) -> tuple[np.ndarray, FoundFace]:
         where = f"photo {number}"
@@ -113,6 +134,14 @@ class Enroller:
     def handle(self, request: EnrolmentRequest) -> EnrolmentResult:
         """Serve one enrolment request from the bus; errors become a result, never a crash."""
         try:
+            if request.preview:
+                preview = self.preview(request.photos[0])
+                return EnrolmentResult(
+                    request_id=request.request_id,
+                    ok=True,
+                    face_jpeg=preview.face_jpeg,
+                    face_box=preview.box,
+                )
             if request.employee_id:
                 employee = self.add_photos(request.employee_id, request.photos)
                 added = len(request.photos)

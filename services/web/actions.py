@@ -12,6 +12,7 @@ from services.common.bus.topology import FRAMES
 from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.images import ImageError, decode_image, encode_jpeg
 from services.common.storage.employees import Employee, EmployeeError, normalize_name
+from services.recognizer.enrolment import FacePreview
 from services.web.context import EnrolmentService, WebContext
 from services.web.erase import ErasureReport, erase_employee
 from services.web.errors import ApiError
@@ -82,6 +83,14 @@ def enrol_employee(ctx: WebContext, name: str, photos: list[bytes]) -> Employee:
     employee = _call(lambda: _enroller(ctx).enroll(name, photos))
     logger.info("registered %s (%s)", employee.name, employee.employee_id)
     return employee
+
+
+def preview_face(ctx: WebContext, photos: list[bytes]) -> FacePreview:
+    """The face enrolment would take from the one photo (checked as enrolment checks it)."""
+    if len(photos) != 1:
+        raise ApiError(400, "one_photo_only", "a preview shows the face of one photo at a time")
+    check_photos(ctx, photos)
+    return _call(lambda: _enroller(ctx).preview(photos[0]))
 
 
 def add_photos(ctx: WebContext, employee_id: str, photos: list[bytes]) -> Employee:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 from flask import Blueprint, Response, jsonify, request
 
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
+from services.recognizer.enrolment import FacePreview
 from services.web import actions, queries
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import WebContext, ctx
@@ -27,6 +30,15 @@ def employee_json(c: WebContext, employee: Employee) -> dict:
         "registered_at": employee.created_at.isoformat(),
         "photo_ids": list(employee.photo_ids),
         "photo_urls": [f"/api/v1/pictures/{p}" for p in employee.photo_ids],
+    }
+
+
+def preview_json(preview: FacePreview) -> dict:
+    # A data URL is shown by an <img> as is (the CSP allows data: images) and is never stored.
+    encoded = base64.b64encode(preview.face_jpeg).decode("ascii")
+    return {
+        "face_data_url": f"data:image/jpeg;base64,{encoded}",
+        "face_box": preview.box.model_dump(),
     }
 
 
@@ -123,6 +135,24 @@ def create_employee():
     actions.check_name(c, name)
     employee = actions.enrol_employee(c, name, enrolment_photos(photos, camera_id))
     return jsonify(employee_json(c, employee)), 201
+
+
+@bp.post("/employees/preview")
+@admin_required
+def preview_employee_face():
+    """Show the face a registration would take from a photo, storing nothing.
+
+    Multipart ``photo`` (one file), or ``camera_id`` instead to use that camera's latest live
+    frame, as for registering. The face is found and aligned by the recognizer's enrolment code
+    and answered as ``face_data_url`` (a 160x160 JPEG ``data:`` URL) with ``face_box``, its box
+    in the photo in pixels. A photo that could not be registered gets the same error (status
+    and code) as registering it would.
+    """
+    camera_id = request.form.get("camera_id", "")
+    if not camera_id:
+        _require_multipart()
+    photos = enrolment_photos(request.files.getlist("photo"), camera_id)
+    return jsonify(preview_json(actions.preview_face(ctx(), photos)))
 
 
 @bp.get("/employees/<employee_id>")

@@ -18,6 +18,7 @@ from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import Employee, EmployeeRepository
 from services.common.storage.pictures import PictureStore
 from services.common.storage.sightings import SightingLog
+from services.recognizer.enrolment import FacePreview
 from services.recorder.rules import attendance_day
 from services.web.auth import UserStore
 from services.web.live import LiveFeed
@@ -30,6 +31,8 @@ class EnrolmentService(Protocol):
     def enroll(self, name: str, photos: Sequence[bytes]) -> Employee: ...
 
     def add_photos(self, employee_id: str, photos: Sequence[bytes]) -> Employee: ...
+
+    def preview(self, photo: bytes) -> FacePreview: ...
 
 
 @dataclass

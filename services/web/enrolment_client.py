@@ -10,7 +10,7 @@ from services.common.bus.base import Communicator
 from services.common.bus.topology import ENROLMENTS
 from services.common.contracts import EnrolmentRequest, EnrolmentResult, new_id
 from services.common.storage.employees import Employee, EmployeeRepository
-from services.recognizer.enrolment import EnrolmentError
+from services.recognizer.enrolment import EnrolmentError, FacePreview
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,20 @@ class BusEnrolmentClient:
             EnrolmentRequest(request_id=new_id(), employee_id=employee_id, photos=list(photos))
         )
 
-    def _send(self, request: EnrolmentRequest) -> Employee:
+    def preview(self, photo: bytes) -> FacePreview:
+        result = self._ask(EnrolmentRequest(request_id=new_id(), photos=[photo], preview=True))
+        if result.face_jpeg is None or result.face_box is None:
+            raise EnrolmentError("preview_failed", "the recognizer answered without a face")
+        return FacePreview(result.face_jpeg, result.face_box)
+
+    def _ask(self, request: EnrolmentRequest) -> EnrolmentResult:
         result = self._bus.request(ENROLMENTS, request, EnrolmentResult, self._timeout)
         if not result.ok:
             raise EnrolmentError(result.error_code or "enrolment_failed", result.error or "failed")
+        return result
+
+    def _send(self, request: EnrolmentRequest) -> Employee:
+        result = self._ask(request)
         assert result.employee_id is not None
         # The recognizer has stored the employee; read it back for the full record.
         employee = self._employees.get(result.employee_id)

@@ -22,6 +22,52 @@ _ERROR_SCHEMA = {
     },
 }
 
+_BOX_SCHEMA = {
+    "type": "object",
+    "required": ["x", "y", "width", "height"],
+    "properties": {name: {"type": "integer"} for name in ("x", "y", "width", "height")},
+}
+
+_FACE_PREVIEW_SCHEMA = {
+    "type": "object",
+    "required": ["face_data_url", "face_box"],
+    "properties": {
+        "face_data_url": {
+            "type": "string",
+            "description": "The aligned face crop as a data:image/jpeg;base64 URL",
+        },
+        "face_box": {"$ref": "#/components/schemas/BoundingBox"},
+    },
+}
+
+_PHOTO_FORM = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "photo": {"type": "string", "format": "binary"},
+                "camera_id": {
+                    "type": "string",
+                    "description": "Use this camera's latest live frame when no photo is sent",
+                },
+            },
+        }
+    }
+}
+
+# What the URL map cannot tell: request bodies and success answers, by endpoint.
+_OPERATION_DETAILS: dict[str, dict] = {
+    "api.preview_employee_face": {
+        "requestBody": {"required": True, "content": _PHOTO_FORM},
+        "success": {
+            "description": "The face a registration would take from the photo",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/FacePreview"}}
+            },
+        },
+    },
+}
+
 _WRITE_ERRORS = {
     "400": "Invalid input (or missing CSRF token on a cookie session)",
     "403": "The caller's role does not allow this",
@@ -54,9 +100,10 @@ def build_document() -> dict:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in rule.arguments
         ]
+        details = _OPERATION_DETAILS.get(rule.endpoint, {})
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             responses: dict[str, dict] = {
-                "200": {"description": "Success"},
+                "200": details.get("success", {"description": "Success"}),
                 "401": {"description": "Not logged in / no valid token", "content": _json_error()},
             }
             if method != "GET":
@@ -66,9 +113,7 @@ def build_document() -> dict:
                         for code, text in _WRITE_ERRORS.items()
                     }
                 )
-            paths.setdefault(openapi_path(rule.rule[len(API_PREFIX) :] or "/"), {})[
-                method.lower()
-            ] = {
+            operation = {
                 "operationId": rule.endpoint.replace(".", "_")
                 + ("" if method == "GET" else f"_{method.lower()}"),
                 "summary": summary,
@@ -76,6 +121,11 @@ def build_document() -> dict:
                 "parameters": parameters,
                 "responses": responses,
             }
+            if "requestBody" in details:
+                operation["requestBody"] = details["requestBody"]
+            paths.setdefault(openapi_path(rule.rule[len(API_PREFIX) :] or "/"), {})[
+                method.lower()
+            ] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -92,7 +142,11 @@ def build_document() -> dict:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
-            "schemas": {"Error": _ERROR_SCHEMA},
+            "schemas": {
+                "Error": _ERROR_SCHEMA,
+                "BoundingBox": _BOX_SCHEMA,
+                "FacePreview": _FACE_PREVIEW_SCHEMA,
+            },
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,

@@ -127,6 +127,18 @@ def test_attendance_run_records_lin_manuel_miranda_with_no_servers(
         assert {"Lin-Manuel Miranda", "Alex Lacamoire"} <= {
             e["name"] for e in _items(employees.json())
         }
+        # The register page's face preview is answered by the in-process enroller.
+        home = session.get(f"{base}/", timeout=5).text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)
+        photo = (faces_dir / EXAMPLES / "alex-lacamoire.png").read_bytes()
+        preview = session.post(
+            f"{base}/api/v1/employees/preview",
+            files={"photo": ("alex.png", photo)},
+            headers={"X-CSRF-Token": token},
+            timeout=60,
+        )
+        assert preview.status_code == 200, preview.text
+        assert preview.json()["face_data_url"].startswith("data:image/jpeg;base64,")
     finally:
         client.close()
         if process.poll() is None:

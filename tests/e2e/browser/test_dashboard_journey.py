@@ -28,6 +28,7 @@ NAME = "Angelina Jolie"
 ENROL_PHOTO = "deepface/img1.jpg"  # registered from this photo...
 SEEN_PHOTO = "deepface/img2.jpg"  # ...and recognised in frames of this one
 STRANGER_PHOTO = "deepface/img38.jpg"  # George Clooney, never registered
+NO_FACE_PHOTO = "dlib/examples/faces/dogs.jpg"  # refused before registering
 CAMERA = "entrance"
 STRANGER_CAMERA = "lobby"
 RECOGNITION_TIMEOUT_S = 90
@@ -99,9 +100,26 @@ def test_register_recognise_look_up_export_and_delete(
     # --- Register from a photo
     page.click("nav.mainnav >> text=Register")
     page.fill('input[name="name"]', NAME)
+    # Before anything is saved, the page says what the recognizer makes of the chosen photo:
+    # why it cannot be used...
+    detected = page.locator('[data-face-preview="photo"]')
+    page.set_input_files('input[name="photo"]', str(faces_dir / NO_FACE_PHOTO))
+    refusal = detected.locator("[data-face-error]")
+    expect(refusal).to_contain_text("no face found", timeout=60_000)
+    expect(refusal).to_have_attribute("data-error-code", "no_face")
+    journey.shot("03a-register-no-face")
+    # ...or the face it found and aligned, as it will be stored.
     page.set_input_files('input[name="photo"]', str(faces_dir / ENROL_PHOTO))
     expect(page.locator("img[data-photo-preview]")).to_be_visible()
-    journey.shot("03-register-form")
+    expect(detected.locator("[data-face-found]")).to_be_visible(timeout=60_000)
+    expect(detected.locator("figcaption")).to_have_text("Detected face")
+    expect(detected.locator("[data-face-error]")).to_be_hidden()
+    face = '[data-face-preview="photo"] img[data-face-img]'
+    wait_images(page, face)
+    assert page.eval_on_selector(face, "e => [e.naturalWidth, e.naturalHeight]") == [160, 160]
+    assert page.eval_on_selector(face, "e => e.src").startswith("data:image/jpeg;base64,")
+    assert web.db.employees.count_documents({}) == 0, "the preview stored something"
+    journey.shot("03b-register-detected-face")
     page.click('form.form button[type="submit"]')
     expect(page.locator(".alert-success")).to_contain_text(f"{NAME} is registered.")
     expect(page.locator("h1")).to_have_text(NAME)

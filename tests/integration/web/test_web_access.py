@@ -94,6 +94,7 @@ def test_a_session_write_without_csrf_token_is_refused(admin, mongo_db):
 
 ADMIN_ONLY = [
     ("post", "/api/v1/employees"),
+    ("post", "/api/v1/employees/preview"),
     ("delete", "/api/v1/employees/x"),
     ("post", "/api/v1/employees/x/photos"),
     ("post", "/api/v1/unknown-faces/x/assign"),

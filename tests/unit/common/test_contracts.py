@@ -3,8 +3,15 @@ from datetime import datetime
 import pytest
 
 from services.common.bus.base import InvalidMessage, decode
-from services.common.bus.topology import FRAMES, SIGHTINGS
-from services.common.contracts import FrameMessage, new_id, utc_now
+from services.common.bus.topology import ENROLMENTS, FRAMES, SIGHTINGS
+from services.common.contracts import (
+    BoundingBox,
+    EnrolmentRequest,
+    EnrolmentResult,
+    FrameMessage,
+    new_id,
+    utc_now,
+)
 from tests.helpers.messages import sighting
 
 pytestmark = pytest.mark.unit
@@ -56,3 +63,36 @@ def test_naive_timestamps_are_refused():
 def test_unexpected_fields_are_refused():
     with pytest.raises(ValueError):
         frame(colour="red")
+
+
+def test_an_enrolment_request_leaves_the_unused_preview_flag_out_of_its_bytes():
+    # A recognizer built before previews refuses unknown fields: ordinary requests must not
+    # carry the flag, so they still reach it.
+    body = EnrolmentRequest(request_id="r1", name="Ana", photos=[b"jpeg"]).to_bytes()
+    assert b"preview" not in body
+    assert decode(ENROLMENTS, body).preview is False
+
+
+def test_a_preview_request_survives_the_round_trip_through_bytes():
+    request = EnrolmentRequest(request_id="r1", photos=[b"jpeg"], preview=True)
+    assert decode(ENROLMENTS, request.to_bytes()) == request
+
+
+def test_a_preview_request_takes_exactly_one_photo():
+    with pytest.raises(ValueError, match="exactly one photo, not 2"):
+        EnrolmentRequest(request_id="r1", photos=[b"a", b"b"], preview=True)
+
+
+def test_a_preview_result_carries_the_face_and_its_box():
+    result = EnrolmentResult(
+        request_id="r1",
+        ok=True,
+        face_jpeg=b"\xff\xd8face",
+        face_box=BoundingBox(x=1, y=2, width=30, height=40),
+    )
+    assert EnrolmentResult.from_bytes(result.to_bytes()) == result
+
+
+def test_an_enrolment_result_without_a_face_leaves_the_face_fields_out():
+    body = EnrolmentResult(request_id="r1", ok=True, employee_id="e1").to_bytes()
+    assert b"face_jpeg" not in body and b"face_box" not in body

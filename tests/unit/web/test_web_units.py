@@ -9,10 +9,10 @@ import pytest
 
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import ENROLMENTS
-from services.common.contracts import EnrolmentResult
+from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult
 from services.common.settings import SettingsError
 from services.common.storage.employees import Employee
-from services.recognizer.enrolment import EnrolmentError
+from services.recognizer.enrolment import EnrolmentError, FacePreview
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.openapi import openapi_path
 from services.web.queries import _csv_safe
@@ -21,6 +21,7 @@ from services.web.settings import WebSettings
 pytestmark = pytest.mark.unit
 
 GOOD_KEY = "0123456789abcdef0123456789abcdef"
+BOX = BoundingBox(x=10, y=20, width=30, height=40)
 
 
 def test_settings_read_the_environment_with_defaults():
@@ -85,6 +86,46 @@ def test_the_bus_client_maps_a_failed_result_to_an_enrolment_error():
         with pytest.raises(EnrolmentError, match="no face") as error:
             client.add_photos("e1", [b"jpeg"])
         assert error.value.code == "no_face"
+    finally:
+        recognizer.stop()
+
+
+def test_the_bus_client_asks_for_a_preview_and_returns_the_face():
+    broker = InMemoryBroker()
+    asked: list[EnrolmentRequest] = []
+
+    def answer(request: EnrolmentRequest) -> EnrolmentResult:
+        asked.append(request)
+        return EnrolmentResult(
+            request_id=request.request_id, ok=True, face_jpeg=b"face", face_box=BOX
+        )
+
+    recognizer = _recognizer(broker, answer)
+    try:
+        client = BusEnrolmentClient(InMemoryCommunicator(broker), FakeEmployees(), timeout=5)
+        assert client.preview(b"jpeg") == FacePreview(b"face", BOX)
+    finally:
+        recognizer.stop()
+    [request] = asked
+    assert request.preview and request.photos == [b"jpeg"] and request.name is None
+
+
+def test_the_bus_client_maps_a_refused_preview_to_an_enrolment_error():
+    broker = InMemoryBroker()
+    recognizer = _recognizer(
+        broker,
+        lambda request: EnrolmentResult(
+            request_id=request.request_id,
+            ok=False,
+            error_code="several_faces",
+            error="photo 1: 2 faces found",
+        ),
+    )
+    try:
+        client = BusEnrolmentClient(InMemoryCommunicator(broker), FakeEmployees(), timeout=5)
+        with pytest.raises(EnrolmentError, match="2 faces found") as error:
+            client.preview(b"jpeg")
+        assert error.value.code == "several_faces"
     finally:
         recognizer.stop()
 
