@@ -8,11 +8,13 @@ import threading
 import pika
 import pytest
 
+from services.allinone import MongoWireServer
 from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.rabbitmq_topology import REASON_HEADER
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS, dead_letter_queue
 from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.storage.employees import EmployeeRepository, NewFace
+from services.common.storage.mongo import connect
 from tests.helpers.messages import TINY_JPEG, sighting, unit_vector
 from tests.helpers.processes import wait_until
 
@@ -114,3 +116,58 @@ def test_corrupt_frames_and_wrong_versions_are_set_aside_and_the_detector_keeps_
     assert any("schema_version 99" in reason for reason in reasons), reasons
     assert f"no face in frame {no_face.frame_id}" in detector.log()
     assert detector.process.poll() is None
+
+
+def test_sightings_sent_while_the_database_is_away_are_stored_once_it_is_back(
+    tmp_path, rabbitmq_url, bus_prefix, services, wait_for_consumers
+):
+    database = MongoWireServer(tmp_path / "mongo")
+    database.start()
+    db = connect(database.url, "attendance_outage")
+    publisher = RabbitMQCommunicator(rabbitmq_url, bus_prefix)
+    try:
+        ana = EmployeeRepository(db).create(
+            "Ana", [NewFace(TINY_JPEG, TINY_JPEG, unit_vector(1))], "test-model"
+        )
+        # Two attempts only: were an outage's failures counted, sightings would be dead-lettered.
+        recorder = services(
+            "recorder", MONGO_URL=database.url, MONGO_DB=db.name, ATTENDANCE_MAX_ATTEMPTS="2"
+        )
+        wait_for_consumers(SIGHTINGS)
+        batch = [sighting(ana.employee_id if i % 3 else None, seconds=i * 11) for i in range(60)]
+        for message in batch[:20]:
+            publisher.publish(SIGHTINGS, message)
+        wait_until(lambda: db.sightings.count_documents({}) == 20, 60, "the first sightings")
+
+        database.stop()
+        for message in batch[20:22]:
+            publisher.publish(SIGHTINGS, message)
+        # Each of the two waiting sightings is tried at least ATTENDANCE_MAX_ATTEMPTS times.
+        wait_until(
+            lambda: recorder.log().count("ServerSelectionTimeoutError") >= 5,
+            90,
+            "the recorder to try the waiting sightings again and again",
+            interval=1,
+        )
+        assert recorder.process.poll() is None, recorder.log()
+        assert dead_letters(rabbitmq_url, bus_prefix) == []
+
+        database.start()
+        for message in batch[22:]:
+            publisher.publish(SIGHTINGS, message)
+        wait_until(
+            lambda: db.sightings.count_documents({}) == len(batch),
+            120,
+            "every sighting to be stored once the database is back",
+        )
+        stored_ids = sorted(document["_id"] for document in db.sightings.find({}, {"_id": 1}))
+        assert stored_ids == sorted(message.sighting_id for message in batch)
+        [record] = list(db.attendance.find())
+        known = [m for m in batch if m.employee_id]
+        assert record["arrival"]["sighting_id"] == min(known, key=lambda m: m.seen_at).sighting_id
+        assert record["departure"]["sighting_id"] == max(known, key=lambda m: m.seen_at).sighting_id
+        assert dead_letters(rabbitmq_url, bus_prefix) == []
+    finally:
+        publisher.close()
+        db.client.close()
+        database.stop()

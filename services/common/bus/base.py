@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from services.common.bus.topology import Channel
 from services.common.contracts import SCHEMA_VERSION, Message
 from services.common.metrics import HANDLER_ERRORS, MESSAGES_DEAD_LETTERED
+from services.common.outages import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ class Delivery:
 class Outcome:
     """What the transport must do with one delivery after the handler ran."""
 
-    action: str  # "ack" | "retry" | "dead_letter"
+    # "ack" | "retry" (counts an attempt) | "dead_letter" | "requeue" (a dependency is away:
+    # put it back without counting an attempt, and pause before consuming more)
+    action: str
     reason: str = ""
     reply: Message | None = None
 
@@ -134,7 +137,18 @@ def handle_batch(
         try:
             _apply(handler, decoded, outcomes)
         except Exception as exc:
-            if len(decoded) == 1:
+            if is_outage(exc):
+                # Every message would fail the same way: none of them is to blame.
+                logger.warning(
+                    "%s: a dependency is unavailable (%s: %s); %d message(s) wait for it",
+                    channel.name,
+                    type(exc).__name__,
+                    exc,
+                    len(decoded),
+                )
+                for index, _ in decoded:
+                    outcomes[index] = Outcome("requeue", f"{type(exc).__name__}: {exc}")
+            elif len(decoded) == 1:
                 _record_failure(channel, deliveries, decoded[0][0], exc, outcomes, max_attempts)
             else:
                 logger.warning(
@@ -154,9 +168,14 @@ def handle_batch(
     for outcome in settled:
         if outcome.action == "dead_letter":
             MESSAGES_DEAD_LETTERED.labels(channel.name).inc()
-        elif outcome.action == "retry":
+        elif outcome.action in ("retry", "requeue"):
             HANDLER_ERRORS.labels(channel.name).inc()
     return settled
+
+
+def waits_for_a_dependency(outcomes: Sequence[Outcome]) -> bool:
+    """Whether a batch was put back because a dependency is away (the consumer should pause)."""
+    return any(outcome.action == "requeue" for outcome in outcomes)
 
 
 def _apply(handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list) -> None:
@@ -179,7 +198,12 @@ def _record_failure(
 ) -> None:
     attempts = deliveries[index].attempts + 1
     reason = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, PermanentError):
+    if is_outage(exc):
+        logger.warning(
+            "%s: a dependency is unavailable (%s); the message waits", channel.name, reason
+        )
+        outcomes[index] = Outcome("requeue", reason)
+    elif isinstance(exc, PermanentError):
         logger.warning("dead-lettering message on %s: %s", channel.name, reason)
         outcomes[index] = Outcome("dead_letter", reason)
     elif attempts >= max_attempts:

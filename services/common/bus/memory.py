@@ -26,9 +26,11 @@ from services.common.bus.base import (
     Subscription,
     decode,
     handle_batch,
+    waits_for_a_dependency,
 )
 from services.common.bus.topology import Channel
 from services.common.contracts import Message
+from services.common.outages import OutageBackoff
 
 
 @dataclass
@@ -116,11 +118,18 @@ class InMemoryBroker:
 class InMemoryCommunicator(Communicator):
     """One service's view of an :class:`InMemoryBroker`."""
 
-    def __init__(self, broker: InMemoryBroker, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        broker: InMemoryBroker,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        *,
+        outage_backoff: OutageBackoff | None = None,
+    ) -> None:
         self.broker = broker
         self.max_attempts = max_attempts
         self._subscriptions: list[tuple[Subscription, str]] = []
         self._stopping = threading.Event()
+        self._outage = outage_backoff or OutageBackoff()
 
     def publish(self, channel: Channel[M], message: M, *, routing_key: str = "") -> None:
         self.broker.route(channel, Delivery(message.to_bytes()))
@@ -186,7 +195,9 @@ class InMemoryCommunicator(Communicator):
             subscription.channel, subscription.handler, deliveries, self.max_attempts
         )
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
-            if outcome.action == "retry":
+            if outcome.action == "requeue":
+                self.broker.send_to_queue(queue_name, delivery)
+            elif outcome.action == "retry":
                 self.broker.send_to_queue(
                     queue_name,
                     Delivery(
@@ -206,6 +217,11 @@ class InMemoryCommunicator(Communicator):
                     delivery.reply_to,
                     Delivery(outcome.reply.to_bytes(), 0, None, delivery.correlation_id),
                 )
+        if waits_for_a_dependency(outcomes):
+            # Give the server time to come back instead of spinning on the queue.
+            self._stopping.wait(self._outage.failed())
+        else:
+            self._outage.succeeded()
 
     def stop(self) -> None:
         self._stopping.set()

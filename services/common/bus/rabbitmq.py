@@ -37,6 +37,7 @@ from services.common.bus.base import (
     Subscription,
     decode,
     handle_batch,
+    waits_for_a_dependency,
 )
 from services.common.bus.rabbitmq_links import (
     REFUSED,
@@ -58,6 +59,7 @@ from services.common.bus.rabbitmq_topology import (
 )
 from services.common.bus.topology import Channel, dead_letter_exchange
 from services.common.contracts import Message
+from services.common.outages import OutageBackoff
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class RabbitMQCommunicator(Communicator):
             heartbeat=heartbeat,
         )
         self._stopping = threading.Event()
+        self._outage = OutageBackoff(backoff_initial, backoff_max)
         self._state_lock = threading.Lock()  # subscriptions, consuming connection, _running
         self._running = False
         self._subscriptions: list[Subscription] = []
@@ -311,6 +314,18 @@ class RabbitMQCommunicator(Communicator):
         )
         for (method, props, _), delivery, outcome in zip(batch, deliveries, outcomes, strict=True):
             self._settle(consumer, method, props, delivery, outcome)
+        if waits_for_a_dependency(outcomes):
+            self._pause_for_outage()
+        else:
+            self._outage.succeeded()
+
+    def _pause_for_outage(self) -> None:
+        """A dependency of the handler is away: give it time instead of spinning on the queue,
+        serving the connection meanwhile so that the broker's heartbeats are answered."""
+        assert self._consuming is not None
+        deadline = time.monotonic() + self._outage.failed()
+        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._consuming.process_data_events(time_limit=min(self._poll_interval, left))
 
     def _settle(
         self,
@@ -323,6 +338,10 @@ class RabbitMQCommunicator(Communicator):
         pika_channel = consumer.pika_channel
         channel = consumer.subscription.channel
         attempts = delivery.attempts + 1
+        if outcome.action == "requeue":
+            # Back where it was, its attempts uncounted: the message is not at fault.
+            pika_channel.basic_nack(method.delivery_tag, requeue=True)
+            return
         try:
             if outcome.action == "retry":
                 properties = retry_properties(channel, props, attempts)

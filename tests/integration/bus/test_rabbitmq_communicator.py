@@ -9,6 +9,7 @@ from typing import Any
 
 import pika
 import pytest
+from pymongo.errors import ServerSelectionTimeoutError
 
 from services.common.bus.base import BusUnavailable, RequestTimeout
 from services.common.bus.rabbitmq import RabbitMQCommunicator
@@ -136,6 +137,41 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_with_the_rea
     assert headers["x-attempts"] == 3
     assert headers["x-original-queue"] == FACES.queue_name(bus_prefix)
     assert bus.queue_depth(FACES) == 0
+
+
+def dead_letter_count(url: str, prefix: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        declared = connection.channel().queue_declare(dead_letter_queue(prefix), passive=True)
+        return declared.method.message_count
+    finally:
+        connection.close()
+
+
+def test_a_message_waits_uncounted_while_the_database_is_away_then_is_handled(
+    make_bus: MakeBus, rabbitmq_url: str, bus_prefix: str
+) -> None:
+    bus, inbox = make_bus(max_attempts=2, backoff_initial=0.01, backoff_max=0.05), Inbox()
+    # Away for more tries than max_attempts: an outage must not use the message's attempts up.
+    failures = iter([ServerSelectionTimeoutError("mongo:27017: connection refused")] * 6)
+    tries: list[str] = []
+
+    def needs_the_database(sightings: list[SightingMessage]) -> None:
+        tries.extend(message.sighting_id for message in sightings)
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        inbox(sightings)
+
+    bus.subscribe(SIGHTINGS, needs_the_database)
+    bus.publish(SIGHTINGS, sighting("s-outage"))
+
+    with running(bus):
+        assert inbox.wait_for(1, timeout=10) == [sighting("s-outage")]
+
+    assert tries == ["s-outage"] * 7
+    assert dead_letter_count(rabbitmq_url, bus_prefix) == 0
+    assert bus.queue_depth(SIGHTINGS) == 0
 
 
 def test_bodies_of_another_schema_version_or_not_json_are_dead_lettered_and_consuming_goes_on(

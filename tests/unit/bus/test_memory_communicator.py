@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from pymongo.errors import ServerSelectionTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.bus.base import Delivery, RequestTimeout
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import ATTENDANCE_EVENTS, ENROLMENTS, FACES, FRAMES, SIGHTINGS
-from services.common.contracts import EnrolmentResult, FaceMessage
+from services.common.contracts import EnrolmentResult, FaceMessage, SightingMessage
+from services.common.outages import DependencyUnavailable, OutageBackoff
 from tests.fixtures.bus import (
     Inbox,
     attendance_event,
@@ -99,6 +102,38 @@ def test_a_handler_that_recovers_acknowledges_the_retried_message(broker: InMemo
     drain(bus)
 
     assert inbox.messages == [face("f-2")]
+    assert broker.dead_letters == []
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        ServerSelectionTimeoutError("mongo:27017: connection refused"),
+        RedisConnectionError("Error 111 connecting to redis:6379"),
+        DependencyUnavailable("the face store is away"),
+    ],
+    ids=["mongodb", "redis", "declared"],
+)
+def test_a_message_waits_uncounted_while_a_dependency_is_away_then_is_handled(
+    broker: InMemoryBroker, outage: Exception
+) -> None:
+    bus = InMemoryCommunicator(broker, max_attempts=3, outage_backoff=OutageBackoff(0.001, 0.01))
+    inbox = Inbox()
+    # Down for longer than max_attempts tries: an outage must not use the message's attempts up.
+    failures = iter([outage] * 7)
+
+    def needs_the_database(sightings: list[SightingMessage]) -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        inbox(sightings)
+
+    bus.subscribe(SIGHTINGS, needs_the_database)
+    bus.publish(SIGHTINGS, sighting("s-outage"))
+
+    drain(bus)
+
+    assert inbox.messages == [sighting("s-outage")]
     assert broker.dead_letters == []
 
 
