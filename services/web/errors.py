@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from services.common.outages import is_outage
 from services.common.storage.employees import EmployeeError
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ ERROR_STATUS = {
     "several_faces": 422,
     "not_found": 404,
 }
+
+# What a client told "unavailable" should wait before trying again.
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -76,5 +80,23 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if is_outage(exc):
+            # MongoDB or Redis is away: say so (and when to come back) instead of "internal error".
+            logger.warning(
+                "%s %s: a dependency is unavailable: %s: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+                exc,
+            )
+            response = make_response(
+                error_response(
+                    503,
+                    "service_unavailable",
+                    "the database or cache cannot be reached just now; try again in a moment",
+                )
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "an internal error occurred")
