@@ -68,6 +68,16 @@ _OPERATION_DETAILS: dict[str, dict] = {
     },
 }
 
+# Endpoints that wait for a recognizer's answer (enrolment and its preview).
+_ASKS_THE_RECOGNIZER = frozenset(
+    {
+        "api.create_employee",
+        "api.add_employee_photos",
+        "api.preview_employee_face",
+        "api.assign_unknown_face",
+    }
+)
+
 _WRITE_ERRORS = {
     "400": "Invalid input (or missing CSRF token on a cookie session)",
     "403": "The caller's role does not allow this",
@@ -105,7 +115,17 @@ def build_document() -> dict:
             responses: dict[str, dict] = {
                 "200": details.get("success", {"description": "Success"}),
                 "401": {"description": "Not logged in / no valid token", "content": _json_error()},
+                "503": {
+                    "description": "MongoDB, Redis or the message broker cannot be reached just "
+                    "now (see the Retry-After header)",
+                    "content": _json_error(),
+                },
             }
+            if rule.endpoint in _ASKS_THE_RECOGNIZER:
+                responses["504"] = {
+                    "description": "The recognizer did not answer in time",
+                    "content": _json_error(),
+                }
             if method != "GET":
                 responses.update(
                     {

@@ -199,3 +199,16 @@ def test_the_openapi_document_lists_every_api_route(admin, app):
     assert documented == expected
     assert ("/employees/{employee_id}", "delete") in documented
     assert all(op["summary"] for item in document["paths"].values() for op in item.values())
+
+
+def test_the_openapi_document_names_the_unavailable_and_timeout_answers(admin, app):
+    document = admin.get("/api/v1/openapi.json").get_json()
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    assert all("503" in op["responses"] for op in operations)
+    waits = {op["operationId"] for op in operations if "504" in op["responses"]}
+    assert waits == {
+        "api_create_employee_post",
+        "api_add_employee_photos_post",
+        "api_preview_employee_face_post",
+        "api_assign_unknown_face_post",
+    }
