@@ -24,6 +24,7 @@ from services.common.bus.topology import (
 )
 from services.common.contracts import EnrolmentResult, SightingMessage
 from tests.fixtures.bus import (
+    FailsThenRecords,
     Inbox,
     attendance_event,
     enrolled,
@@ -151,25 +152,16 @@ def dead_letter_count(url: str, prefix: str) -> int:
 def test_a_message_waits_uncounted_while_the_database_is_away_then_is_handled(
     make_bus: MakeBus, rabbitmq_url: str, bus_prefix: str
 ) -> None:
-    bus, inbox = make_bus(max_attempts=2, backoff_initial=0.01, backoff_max=0.05), Inbox()
+    bus = make_bus(max_attempts=2, backoff_initial=0.01, backoff_max=0.05)
     # Away for more tries than max_attempts: an outage must not use the message's attempts up.
-    failures = iter([ServerSelectionTimeoutError("mongo:27017: connection refused")] * 6)
-    tries: list[str] = []
-
-    def needs_the_database(sightings: list[SightingMessage]) -> None:
-        tries.extend(message.sighting_id for message in sightings)
-        error = next(failures, None)
-        if error is not None:
-            raise error
-        inbox(sightings)
-
+    needs_the_database = FailsThenRecords([ServerSelectionTimeoutError("mongo refused")] * 6)
     bus.subscribe(SIGHTINGS, needs_the_database)
     bus.publish(SIGHTINGS, sighting("s-outage"))
 
     with running(bus):
-        assert inbox.wait_for(1, timeout=10) == [sighting("s-outage")]
+        assert needs_the_database.wait_for(1, timeout=10) == [sighting("s-outage")]
 
-    assert tries == ["s-outage"] * 7
+    assert needs_the_database.tries == 7
     assert dead_letter_count(rabbitmq_url, bus_prefix) == 0
     assert bus.queue_depth(SIGHTINGS) == 0
 

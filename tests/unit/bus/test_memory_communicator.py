@@ -11,9 +11,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from services.common.bus.base import Delivery, RequestTimeout
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import ATTENDANCE_EVENTS, ENROLMENTS, FACES, FRAMES, SIGHTINGS
-from services.common.contracts import EnrolmentResult, FaceMessage, SightingMessage
+from services.common.contracts import EnrolmentResult, FaceMessage
 from services.common.outages import DependencyUnavailable, OutageBackoff
 from tests.fixtures.bus import (
+    FailsThenRecords,
     Inbox,
     attendance_event,
     enrolled,
@@ -87,21 +88,13 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_with_the_rea
 
 
 def test_a_handler_that_recovers_acknowledges_the_retried_message(broker: InMemoryBroker) -> None:
-    bus, inbox = InMemoryCommunicator(broker, max_attempts=3), Inbox()
-    failures = iter([RuntimeError("flaky")])
-
-    def flaky(faces: list[FaceMessage]) -> None:
-        error = next(failures, None)
-        if error is not None:
-            raise error
-        inbox(faces)
-
+    bus, flaky = InMemoryCommunicator(broker, max_attempts=3), FailsThenRecords([RuntimeError()])
     bus.subscribe(FACES, flaky)
     bus.publish(FACES, face("f-2"))
 
     drain(bus)
 
-    assert inbox.messages == [face("f-2")]
+    assert flaky.messages == [face("f-2")]
     assert broker.dead_letters == []
 
 
@@ -118,22 +111,15 @@ def test_a_message_waits_uncounted_while_a_dependency_is_away_then_is_handled(
     broker: InMemoryBroker, outage: Exception
 ) -> None:
     bus = InMemoryCommunicator(broker, max_attempts=3, outage_backoff=OutageBackoff(0.001, 0.01))
-    inbox = Inbox()
     # Down for longer than max_attempts tries: an outage must not use the message's attempts up.
-    failures = iter([outage] * 7)
-
-    def needs_the_database(sightings: list[SightingMessage]) -> None:
-        error = next(failures, None)
-        if error is not None:
-            raise error
-        inbox(sightings)
-
+    needs_the_database = FailsThenRecords([outage] * 7)
     bus.subscribe(SIGHTINGS, needs_the_database)
     bus.publish(SIGHTINGS, sighting("s-outage"))
 
     drain(bus)
 
-    assert inbox.messages == [sighting("s-outage")]
+    assert needs_the_database.messages == [sighting("s-outage")]
+    assert needs_the_database.tries == 8
     assert broker.dead_letters == []
 
 
