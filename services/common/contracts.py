@@ -64,6 +64,12 @@ class BoundingBox(BaseModel):
     width: Annotated[int, Field(gt=0)]
     height: Annotated[int, Field(gt=0)]
 
+    @classmethod
+    def of(cls, box: tuple[int, int, int, int]) -> BoundingBox:
+        """From the (x, y, width, height) tuples the detector works with."""
+        x, y, width, height = box
+        return cls(x=x, y=y, width=width, height=height)
+
 
 class FrameMessage(Message):
     """One JPEG frame from a camera."""

@@ -49,14 +49,13 @@ class Detector:
         tracks = self._tracker.assign(frame.camera_id, [f.box for f in found], time.monotonic())
         messages = []
         for face, track_id in zip(found, tracks, strict=True):
-            x, y, width, height = face.box
             messages.append(
                 FaceMessage(
                     face_id=new_id(),
                     frame_id=frame.frame_id,
                     camera_id=frame.camera_id,
                     captured_at=frame.captured_at,
-                    box=BoundingBox(x=x, y=y, width=width, height=height),
+                    box=BoundingBox.of(face.box),
                     track_id=track_id,
                     detection_score=min(1.0, max(0.0, face.score)),
                     crop_size=face.crop.shape[0],

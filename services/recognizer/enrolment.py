@@ -99,10 +99,9 @@ class Enroller:
         """Detect and align the face of ``photo`` exactly as :meth:`enroll` would, with the
         same errors; nothing is embedded or stored."""
         _, face = self._single_face(photo, 1)
-        x, y, width, height = face.box
         return FacePreview(
             face_jpeg=encode_jpeg(face.crop, quality=FACE_JPEG_QUALITY),
-            box=BoundingBox(x=x, y=y, width=width, height=height),
+            box=BoundingBox.of(face.box),
         )
 
     def _single_face(self, photo: bytes, number: int) -> tuple[np.ndarray, FoundFace]:

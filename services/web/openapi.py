@@ -117,7 +117,7 @@ def build_document() -> dict:
                 "401": {"description": "Not logged in / no valid token", "content": _json_error()},
                 "503": {
                     "description": "MongoDB, Redis or the message broker cannot be reached just "
-                    "now (see the Retry-After header)",
+                    "now; try again shortly",
                     "content": _json_error(),
                 },
             }

@@ -12,7 +12,7 @@ from services.allinone import MongoWireServer
 from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.rabbitmq_topology import REASON_HEADER
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS, dead_letter_queue
-from services.common.contracts import FrameMessage, new_id, utc_now
+from services.common.contracts import FrameMessage, SightingMessage, new_id, utc_now
 from services.common.storage.employees import EmployeeRepository, NewFace
 from services.common.storage.mongo import connect
 from tests.helpers.messages import TINY_JPEG, sighting, unit_vector
@@ -33,6 +33,16 @@ def dead_letters(rabbitmq_url: str, prefix: str) -> list[tuple[dict, bytes]]:
             letters.append((properties.headers or {}, body))
     finally:
         connection.close()
+
+
+def assert_each_stored_once_into_one_record(db, batch: list[SightingMessage]) -> None:
+    """Every sighting stored exactly once; the employee's one record spans the known ones."""
+    stored_ids = sorted(document["_id"] for document in db.sightings.find({}, {"_id": 1}))
+    assert stored_ids == sorted(message.sighting_id for message in batch)
+    [record] = list(db.attendance.find())
+    known = [m for m in batch if m.employee_id]
+    assert record["arrival"]["sighting_id"] == min(known, key=lambda m: m.seen_at).sighting_id
+    assert record["departure"]["sighting_id"] == max(known, key=lambda m: m.seen_at).sighting_id
 
 
 def test_a_recorder_killed_mid_run_loses_and_duplicates_no_sighting(
@@ -59,13 +69,7 @@ def test_a_recorder_killed_mid_run_loses_and_duplicates_no_sighting(
         120,
         "every sighting to be stored",
     )
-    stored_ids = sorted(document["_id"] for document in mongo_db.sightings.find({}, {"_id": 1}))
-    assert stored_ids == sorted(message.sighting_id for message in batch)
-    records = list(mongo_db.attendance.find())
-    known = [m for m in batch if m.employee_id]
-    assert len(records) == 1
-    assert records[0]["arrival"]["sighting_id"] == min(known, key=lambda m: m.seen_at).sighting_id
-    assert records[0]["departure"]["sighting_id"] == max(known, key=lambda m: m.seen_at).sighting_id
+    assert_each_stored_once_into_one_record(mongo_db, batch)
 
 
 @pytest.mark.models
@@ -160,12 +164,7 @@ def test_sightings_sent_while_the_database_is_away_are_stored_once_it_is_back(
             120,
             "every sighting to be stored once the database is back",
         )
-        stored_ids = sorted(document["_id"] for document in db.sightings.find({}, {"_id": 1}))
-        assert stored_ids == sorted(message.sighting_id for message in batch)
-        [record] = list(db.attendance.find())
-        known = [m for m in batch if m.employee_id]
-        assert record["arrival"]["sighting_id"] == min(known, key=lambda m: m.seen_at).sighting_id
-        assert record["departure"]["sighting_id"] == max(known, key=lambda m: m.seen_at).sighting_id
+        assert_each_stored_once_into_one_record(db, batch)
         assert dead_letters(rabbitmq_url, bus_prefix) == []
     finally:
         publisher.close()

@@ -139,15 +139,7 @@ def handle_batch(
         except Exception as exc:
             if is_outage(exc):
                 # Every message would fail the same way: none of them is to blame.
-                logger.warning(
-                    "%s: a dependency is unavailable (%s: %s); %d message(s) wait for it",
-                    channel.name,
-                    type(exc).__name__,
-                    exc,
-                    len(decoded),
-                )
-                for index, _ in decoded:
-                    outcomes[index] = Outcome("requeue", f"{type(exc).__name__}: {exc}")
+                _wait_for_dependency(channel, exc, [index for index, _ in decoded], outcomes)
             elif len(decoded) == 1:
                 _record_failure(channel, deliveries, decoded[0][0], exc, outcomes, max_attempts)
             else:
@@ -188,6 +180,20 @@ def _apply(handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list)
         outcomes[index] = Outcome.ack(reply)
 
 
+def _wait_for_dependency(
+    channel: Channel, exc: Exception, indices: list[int], outcomes: list
+) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    logger.warning(
+        "%s: a dependency is unavailable (%s); %d message(s) wait for it",
+        channel.name,
+        reason,
+        len(indices),
+    )
+    for index in indices:
+        outcomes[index] = Outcome("requeue", reason)
+
+
 def _record_failure(
     channel: Channel,
     deliveries: Sequence[Delivery],
@@ -199,10 +205,7 @@ def _record_failure(
     attempts = deliveries[index].attempts + 1
     reason = f"{type(exc).__name__}: {exc}"
     if is_outage(exc):
-        logger.warning(
-            "%s: a dependency is unavailable (%s); the message waits", channel.name, reason
-        )
-        outcomes[index] = Outcome("requeue", reason)
+        _wait_for_dependency(channel, exc, [index], outcomes)
     elif isinstance(exc, PermanentError):
         logger.warning("dead-lettering message on %s: %s", channel.name, reason)
         outcomes[index] = Outcome("dead_letter", reason)
