@@ -18,7 +18,10 @@ protocol, fixed here so that numbers from different runs compare:
 * **Pairs.** Every pair of detected photos of labelled people (enrolment photos, probes and
   single-photo people): same person = genuine, different = impostor. Unlabelled strangers are
   left out of pairs (they might be the same person as each other). TAR at FAR x is the share
-  of genuine pairs whose similarity exceeds the x-quantile of the impostor pairs.
+  of genuine pairs whose similarity exceeds the x-quantile of the impostor pairs; its interval
+  comes from resampling people (see :mod:`~services.recognizer.verification_metrics`), and the
+  closest impostor and weakest genuine pairs are listed, since on a small set those few pairs
+  decide the low-FAR figures.
 """
 
 from __future__ import annotations
@@ -35,10 +38,19 @@ from pathlib import Path
 import numpy as np
 
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD, GalleryMatrix, match
+from services.recognizer.verification_metrics import (
+    INTERVAL_LEVEL,
+    PairScores,
+    equal_error_rate,
+    tar_at_far,
+    tar_interval,
+)
 
 logger = logging.getLogger(__name__)
 
 FAR_LEVELS = ("0.01", "0.001")
+# The pairs that set TAR at a low FAR: a mislabelled photo or a look-alike shows up here first.
+HARDEST_PAIRS_SHOWN = 5
 
 # Photos the shared manifest lists as unlabelled strangers that show an enrolled person. Each
 # was checked by eye, and FaceNet puts each at 0.73-0.87 cosine to every photo of that person
@@ -130,28 +142,6 @@ def load_protocol(manifest: dict, *, errata: dict[str, str] | None = None) -> Pr
         f"eye): {'; '.join(relabelled) or 'none'}",
     ]
     return Protocol(person_of, enrolment, probes, strangers, derived, notes, relabelled)
-
-
-def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
-    """(TAR, threshold): the share of genuine scores above the impostor (1 - far) quantile."""
-    if len(impostor) == 0 or len(genuine) == 0:
-        return float("nan"), float("nan")
-    ordered = np.sort(impostor)[::-1]
-    allowed = int(np.floor(far * len(ordered)))
-    # The threshold lets through exactly `allowed` impostors (strictly greater is accepted).
-    threshold = float(ordered[min(allowed, len(ordered) - 1)])
-    return float(np.mean(genuine > threshold)), threshold
-
-
-def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
-    """(EER, threshold) where false rejects and false accepts are closest."""
-    if len(impostor) == 0 or len(genuine) == 0:
-        return float("nan"), float("nan")
-    thresholds = np.unique(np.concatenate([genuine, impostor]))
-    frr = np.array([np.mean(genuine < t) for t in thresholds])
-    far = np.array([np.mean(impostor >= t) for t in thresholds])
-    best = int(np.argmin(np.abs(frr - far)))
-    return float((frr[best] + far[best]) / 2), float(thresholds[best])
 
 
 def build_pipeline(models_dir: Path | None, detector_model: str):
@@ -279,17 +269,16 @@ def score_embeddings(
     # Verification: every pair of detected photos of labelled people.
     labelled = [path for path in protocol.person_of if path in embeddings]
     matrix = np.array([embeddings[path] for path in labelled]).reshape(len(labelled), -1)
-    similarities = matrix @ matrix.T
     people = np.array([protocol.person_of[path] for path in labelled])
-    upper = np.triu_indices(len(labelled), k=1)
-    same = people[upper[0]] == people[upper[1]]
-    genuine = similarities[upper][same]
-    impostor = similarities[upper][~same]
-    tar = {}
-    far_thresholds = {}
+    first, second = np.triu_indices(len(labelled), k=1)
+    pairs = PairScores((matrix @ matrix.T)[first, second], people[first], people[second])
+    genuine, impostor = pairs.genuine, pairs.impostor
+    tar, far_thresholds, intervals = {}, {}, {}
     for level in FAR_LEVELS:
         tar[level], far_thresholds[level] = tar_at_far(genuine, impostor, float(level))
+        intervals[level] = [round(bound, 4) for bound in tar_interval(pairs, float(level))]
     eer, eer_threshold = equal_error_rate(genuine, impostor)
+    paths = np.array(labelled)
 
     return {
         "enrolled": len(enrolled),
@@ -299,6 +288,10 @@ def score_embeddings(
         "impostor_pairs": int(impostor.size),
         "tar_at_far": {level: round(value, 4) for level, value in tar.items()},
         "threshold_at_far": {level: round(value, 4) for level, value in far_thresholds.items()},
+        "tar_at_far_interval": intervals,
+        "interval_level": INTERVAL_LEVEL,
+        "closest_impostor_pairs": _hardest_pairs(pairs, paths[first], paths[second], genuine=False),
+        "weakest_genuine_pairs": _hardest_pairs(pairs, paths[first], paths[second], genuine=True),
         "eer": round(eer, 4),
         "eer_threshold": round(eer_threshold, 4),
         "threshold": threshold,
@@ -309,6 +302,21 @@ def score_embeddings(
         "false_accept_strangers": _ratio(len(strangers_accepted), len(protocol.strangers)),
         "strangers_accepted": strangers_accepted,
     }
+
+
+def _hardest_pairs(
+    pairs: PairScores,
+    first_paths: np.ndarray,
+    second_paths: np.ndarray,
+    *,
+    genuine: bool,
+    count: int = HARDEST_PAIRS_SHOWN,
+) -> list[str]:
+    """The least similar genuine or most similar impostor pairs, "a ~ b (0.712)"."""
+    chosen = np.flatnonzero(pairs.same_person == genuine)
+    order = np.argsort(pairs.scores[chosen], kind="stable")
+    picked = chosen[order[:count] if genuine else order[::-1][:count]]
+    return [f"{first_paths[i]} ~ {second_paths[i]} ({pairs.scores[i]:.3f})" for i in picked]
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -324,6 +332,9 @@ def _summary(result: dict) -> str:
         f"TAR {result['tar_at_far']['0.01']:.1%} at FAR 1%, "
         f"{result['tar_at_far']['0.001']:.1%} at FAR 0.1% "
         f"({result['genuine_pairs']} genuine / {result['impostor_pairs']} impostor pairs)",
+        f"{result['interval_level']:.0%} interval over resampled people: TAR at FAR 0.1% "
+        f"{result['tar_at_far_interval']['0.001'][0]:.1%}-"
+        f"{result['tar_at_far_interval']['0.001'][1]:.1%}",
         f"EER {result['eer']:.1%} at similarity {result['eer_threshold']:.3f}",
         f"at threshold {result['threshold']} margin {result['margin']}: "
         f"{result['accepted_correctly']:.1%} of probes accepted correctly, "
@@ -333,6 +344,10 @@ def _summary(result: dict) -> str:
         f"(detection {result['detect_ms_per_photo']} ms/photo, "
         f"embedding {result['embed_ms_per_face']} ms/face)",
         f"model {result['model_id']}",
+        "closest impostor pairs (look-alikes, or one person under two names):",
+        *(f"  {pair}" for pair in result["closest_impostor_pairs"]),
+        "weakest genuine pairs (hard photos, or two people under one name):",
+        *(f"  {pair}" for pair in result["weakest_genuine_pairs"]),
     ]
     return "\n".join(lines) + "\n"
 

@@ -42,3 +42,20 @@ def test_the_report_says_how_it_was_computed(result):
     assert result["images"] == result["detected"] + len(result["missed"])
     assert result["notes"]
     assert set(result["tar_at_far"]) == {"0.01", "0.001"}
+
+
+def test_the_report_says_how_far_the_low_far_figure_could_move_and_which_pairs_set_it(result):
+    low, high = result["tar_at_far_interval"]["0.001"]
+    assert low <= result["tar_at_far"]["0.001"] <= high
+    # With 8,767 impostor pairs FAR 0.1% lets 8 through, so the 5 closest are all at or above
+    # the threshold: they are the pairs that set it.
+    closest = [score_of(pair) for pair in result["closest_impostor_pairs"]]
+    assert closest == sorted(closest, reverse=True)
+    assert min(closest) >= result["threshold_at_far"]["0.001"]
+    weakest = [score_of(pair) for pair in result["weakest_genuine_pairs"]]
+    assert weakest == sorted(weakest)
+
+
+def score_of(pair: str) -> float:
+    """The similarity in a reported pair, "a.jpg ~ b.jpg (0.712)"."""
+    return float(pair.rsplit("(", 1)[1].rstrip(")"))
