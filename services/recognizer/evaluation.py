@@ -144,14 +144,18 @@ def load_protocol(manifest: dict, *, errata: dict[str, str] | None = None) -> Pr
     return Protocol(person_of, enrolment, probes, strangers, derived, notes, relabelled)
 
 
-def build_pipeline(models_dir: Path | None, detector_model: str):
+def build_pipeline(
+    models_dir: Path | None, detector_model: str, facenet_weights: Path | None = None
+):
+    """The finder and embedder the recognizer builds; ``facenet_weights`` is its
+    ``FACENET_WEIGHTS``, so a threshold is calibrated on the weights it will run with."""
     from services.common.model_files import FACENET_CASIA, resolve_model_file
     from services.detector.face_detection import FaceDetector
     from services.detector.face_finder import FaceFinder
     from services.recognizer.embedding import FaceEmbedder
 
     detector = FaceDetector(detector_model, models_dir)  # type: ignore[arg-type]
-    embedder = FaceEmbedder(resolve_model_file(models_dir, FACENET_CASIA))
+    embedder = FaceEmbedder(facenet_weights or resolve_model_file(models_dir, FACENET_CASIA))
     return FaceFinder(detector), embedder
 
 
@@ -163,6 +167,7 @@ def evaluate(
     threshold: float = DEFAULT_THRESHOLD,
     margin: float = DEFAULT_MARGIN,
     detector_model: str = "short",
+    facenet_weights: Path | None = None,
     as_labelled: bool = False,
     finder=None,
     embedder=None,
@@ -179,7 +184,7 @@ def evaluate(
     )
     owns_pipeline = finder is None or embedder is None
     if owns_pipeline:
-        finder, embedder = build_pipeline(models_dir, detector_model)
+        finder, embedder = build_pipeline(models_dir, detector_model, facenet_weights)
     images = protocol.images
     embeddings: dict[str, np.ndarray] = {}
     detect_seconds = embed_seconds = 0.0
@@ -364,6 +369,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     parser.add_argument("--detector", choices=("short", "full"), default="short")
     parser.add_argument(
+        "--facenet-weights",
+        type=Path,
+        default=None,
+        help="a FaceNet state_dict to measure instead of the CASIA-WebFace file in the models "
+        "folder (the recognizer's FACENET_WEIGHTS)",
+    )
+    parser.add_argument(
         "--as-labelled",
         action="store_true",
         help="score the manifest as it is, without the known re-labelling of strangers",
@@ -377,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threshold=args.threshold,
         margin=args.margin,
         detector_model=args.detector,
+        facenet_weights=args.facenet_weights,
         as_labelled=args.as_labelled,
     )
     if args.json:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from services.recognizer.evaluation import evaluate
+from services.common.model_files import FACENET_CASIA
+from services.recognizer.evaluation import build_pipeline, evaluate
 
 pytestmark = pytest.mark.models
 
@@ -59,3 +62,13 @@ def test_the_report_says_how_far_the_low_far_figure_could_move_and_which_pairs_s
 def score_of(pair: str) -> float:
     """The similarity in a reported pair, "a.jpg ~ b.jpg (0.712)"."""
     return float(pair.rsplit("(", 1)[1].rstrip(")"))
+
+
+def test_other_facenet_weights_can_be_measured_and_are_named_in_the_report(models_dir, tmp_path):
+    other = tmp_path / "facenet-other.pt"
+    shutil.copyfile(models_dir / FACENET_CASIA, other)
+    finder, embedder = build_pipeline(models_dir, "short", other)
+    try:
+        assert "/facenet-other/sha256:" in embedder.model_id
+    finally:
+        finder.detector.close()

@@ -1,9 +1,12 @@
 """The evaluation protocol (who is enrolled, probed or a stranger) and its report, on made-up
 embeddings whose answers are known."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from services.recognizer import evaluation
 from services.recognizer.evaluation import load_protocol, score_embeddings
 
 pytestmark = pytest.mark.unit
@@ -96,3 +99,18 @@ def test_the_report_names_the_look_alike_as_the_closest_impostor_pair(protocol):
     assert len(result["weakest_genuine_pairs"]) == 5
     low, high = result["tar_at_far_interval"]["0.01"]
     assert 0.0 <= low <= result["tar_at_far"]["0.01"] <= high <= 1.0
+
+
+def test_the_command_measures_the_facenet_weights_it_is_given(monkeypatch, capsys):
+    seen = {}
+
+    def fake_evaluate(manifest, root, **options):
+        seen.update(options, manifest=manifest, root=root)
+        return {"ok": True}
+
+    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    argv = ["--manifest", "faces/manifest.json", "--facenet-weights", "w/vgg.pt", "--json"]
+    assert evaluation.main(argv) == 0
+    assert seen["facenet_weights"] == Path("w/vgg.pt")
+    assert seen["root"] == Path("faces")
+    assert capsys.readouterr().out == '{"ok": true}\n'
