@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,10 @@ from services.recognizer.verification_metrics import (
     tar_at_far,
     tar_interval,
 )
+
+if TYPE_CHECKING:  # the models load only when an evaluation runs
+    from services.detector.face_finder import FaceFinder
+    from services.recognizer.embedding import FaceEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +151,7 @@ def load_protocol(manifest: dict, *, errata: dict[str, str] | None = None) -> Pr
 
 def build_pipeline(
     models_dir: Path | None, detector_model: str, facenet_weights: Path | None = None
-):
+) -> tuple[FaceFinder, FaceEmbedder]:
     """The finder and embedder the recognizer builds; ``facenet_weights`` is its
     ``FACENET_WEIGHTS``, so a threshold is calibrated on the weights it will run with."""
     from services.common.model_files import FACENET_CASIA, resolve_model_file
