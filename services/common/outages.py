@@ -53,7 +53,3 @@ class OutageBackoff:
 
     def succeeded(self) -> None:
         self._failures = 0
-
-    @property
-    def failing(self) -> bool:
-        return self._failures > 0

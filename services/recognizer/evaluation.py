@@ -288,7 +288,8 @@ def score_embeddings(
         tar[level], far_thresholds[level] = tar_at_far(genuine, impostor, float(level))
         intervals[level] = [round(bound, 4) for bound in tar_interval(pairs, float(level))]
     eer, eer_threshold = equal_error_rate(genuine, impostor)
-    paths = np.array(labelled)
+    labelled_paths = np.array(labelled)
+    first_paths, second_paths = labelled_paths[first], labelled_paths[second]
 
     return {
         "enrolled": len(enrolled),
@@ -300,8 +301,8 @@ def score_embeddings(
         "threshold_at_far": {level: round(value, 4) for level, value in far_thresholds.items()},
         "tar_at_far_interval": intervals,
         "interval_level": INTERVAL_LEVEL,
-        "closest_impostor_pairs": _hardest_pairs(pairs, paths[first], paths[second], genuine=False),
-        "weakest_genuine_pairs": _hardest_pairs(pairs, paths[first], paths[second], genuine=True),
+        "closest_impostor_pairs": _hardest_pairs(pairs, first_paths, second_paths, genuine=False),
+        "weakest_genuine_pairs": _hardest_pairs(pairs, first_paths, second_paths, genuine=True),
         "eer": round(eer, 4),
         "eer_threshold": round(eer_threshold, 4),
         "threshold": threshold,

@@ -39,10 +39,10 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("admin", "viewer")
 TOKEN_ROLES = ("admin", "viewer", "kiosk")
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "ops.healthz", "ops.readyz", "ops.metrics", "static"})
 # Served without looking up the caller at all: probes and assets must answer (and /healthz
 # must say "alive") while the database that holds accounts is away.
 ANONYMOUS_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics", "static"})
+PUBLIC_ENDPOINTS = ANONYMOUS_ENDPOINTS | {"auth.login"}
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_PREFIX = "att_"
 MAX_FAILED_LOGINS = 10
