@@ -65,9 +65,7 @@ class Capture:
                     self.frames_published += 1
                     FRAMES_PUBLISHED.labels(self.camera_id).inc()
                     delay = 1.0
-                logger.info(
-                    "source %s ended after %d frames", self.spec.location, self.frames_published
-                )
+                logger.info("source %s ended after %d frames", self.spec, self.frames_published)
                 return
             except SourceError as exc:
                 if not self.spec.is_live:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from services.common.images import ImageError, decode_image
+from services.common.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +26,20 @@ class SourceError(Exception):
 @dataclass(frozen=True)
 class SourceSpec:
     kind: str  # "camera" | "file" | "stream" | "folder"
-    location: str
+    # May hold a camera's user and password: shown only as :attr:`shown`, never in a repr.
+    location: str = field(repr=False)
 
     @property
     def is_live(self) -> bool:
         return self.kind in ("camera", "stream")
+
+    @property
+    def shown(self) -> str:
+        """The location as logs and error messages may show it (credentials hidden)."""
+        return redact_url(self.location)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.shown!r}"
 
 
 def parse_source(raw: str) -> SourceSpec:
@@ -39,7 +49,7 @@ def parse_source(raw: str) -> SourceSpec:
     if "://" in raw:
         scheme = raw.split("://", 1)[0].lower()
         if scheme not in {"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"}:
-            raise SourceError(f"unsupported stream scheme {scheme!r} in {raw!r}")
+            raise SourceError(f"unsupported stream scheme {scheme!r} in {redact_url(raw)!r}")
         return SourceSpec("stream", raw)
     path = Path(raw).expanduser()
     if path.is_dir():
@@ -47,7 +57,7 @@ def parse_source(raw: str) -> SourceSpec:
     if path.is_file():
         return SourceSpec("file", str(path))
     raise SourceError(
-        f"source {raw!r} is neither a camera index, a stream URL, a file nor a folder"
+        f"source {redact_url(raw)!r} is neither a camera index, a stream URL, a file nor a folder"
     )
 
 
@@ -89,7 +99,7 @@ def _open(spec: SourceSpec) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(target)
     if not capture.isOpened():
         capture.release()
-        raise SourceError(f"cannot open {spec.kind} {spec.location!r}")
+        raise SourceError(f"cannot open {spec}")
     return capture
 
 
@@ -110,7 +120,7 @@ def _video_frames(spec: SourceSpec, fps: float, loop: bool) -> Iterator[np.ndarr
                     position, index = 0.0, 0
                     continue
                 if spec.is_live:
-                    raise SourceError(f"{spec.kind} {spec.location!r} stopped delivering frames")
+                    raise SourceError(f"{spec} stopped delivering frames")
                 return
             if index >= position:
                 position += step

@@ -10,9 +10,18 @@ from collections.abc import Callable
 
 from services.common.bus.base import Communicator
 from services.common.bus.topology import Channel
+from services.common.redact import redact_url
 from services.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Hides the credentials of every URL in a line, whoever logged it: our code redacts what
+    it logs, and this catches what a library or an exception message lets through."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,10 +30,10 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_url(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact_url(self.formatException(record.exc_info))
         return json.dumps(entry)
 
 
@@ -33,7 +42,7 @@ def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
     handler.setFormatter(
         JsonFormatter()
         if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.redact import redact_url
+
 RESERVED_PREFIX = "ATTENDANCE_"
 
 
@@ -77,4 +79,7 @@ class CommonSettings(BaseSettings):
         try:
             return cls.model_validate(values)
         except ValueError as exc:
-            raise SettingsError(f"invalid configuration for {cls.__name__}: {exc}") from exc
+            # pydantic quotes the offending values, and a URL among them may carry a password.
+            raise SettingsError(
+                redact_url(f"invalid configuration for {cls.__name__}: {exc}")
+            ) from exc

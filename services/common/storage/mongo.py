@@ -9,6 +9,8 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from services.common.redact import redact_url
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5
             client.close()
             if attempt == attempts:
                 raise DatabaseUnavailable(
-                    f"cannot reach MongoDB at {_redact(url)} after {attempts} attempts: {exc}"
+                    redact_url(f"cannot reach MongoDB at {url} after {attempts} attempts: {exc}")
                 ) from exc
             logger.warning("MongoDB not reachable (%s); retrying in %.1fs", exc, delay)
             time.sleep(delay)
@@ -58,10 +60,3 @@ def ensure_indexes(db: Database) -> None:
     db.sightings.create_index([("seen_at", DESCENDING)])
     db.sightings.create_index([("employee_id", ASCENDING), ("seen_at", DESCENDING)])
     db.pictures.create_index([("owner_id", ASCENDING)])
-
-
-def _redact(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
