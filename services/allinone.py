@@ -425,10 +425,9 @@ class AllInOne:
             )
 
     def start_web(self, settings, db, cache, new_bus, enroller) -> None:
-        from werkzeug.serving import make_server
-
         from services.web.app import create_app
         from services.web.auth import UserStore
+        from services.web.server import web_server
 
         users = UserStore(db)
         if not settings.web_admin_password and not users.has_admin():
@@ -450,10 +449,9 @@ class AllInOne:
         )
         serve_all_metrics(app)
         self._cleanups.append(app.extensions["attendance"].live.stop)
-        self.server = make_server(settings.web_host, settings.web_port, app, threaded=True)
-        port = self.server.server_port
+        self.server = web_server(app, settings)
         shown = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::") else settings.web_host
-        self.web_url = f"http://{shown}:{port}"
+        self.web_url = f"http://{shown}:{self.server.port}"
         threading.Thread(target=self.server.serve_forever, name="web", daemon=True).start()
 
     def start_capture(self, settings, bus: Communicator) -> None:
@@ -478,8 +476,7 @@ class AllInOne:
         if self.capture is not None:
             self.capture.stop()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
         for bus in self._buses:
             bus.stop()
         for cleanup in reversed(self._cleanups):

@@ -13,6 +13,7 @@ from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.images import ImageError, decode_image, encode_jpeg
 from services.common.storage.employees import Employee, EmployeeError, normalize_name
 from services.recognizer.enrolment import FacePreview
+from services.web.audit import audit
 from services.web.context import EnrolmentService, WebContext
 from services.web.erase import ErasureReport, erase_employee
 from services.web.errors import ApiError
@@ -77,11 +78,22 @@ def check_name(ctx: WebContext, name: str) -> str:
     return clean
 
 
-def enrol_employee(ctx: WebContext, name: str, photos: list[bytes]) -> Employee:
+def enrol_employee(
+    ctx: WebContext, name: str, photos: list[bytes], *, allow_duplicate_face: bool = False
+) -> Employee:
     check_name(ctx, name)
     check_photos(ctx, photos)
-    employee = _call(lambda: _enroller(ctx).enroll(name, photos))
+    employee = _call(
+        lambda: _enroller(ctx).enroll(name, photos, allow_duplicate_face=allow_duplicate_face)
+    )
     logger.info("registered %s (%s)", employee.name, employee.employee_id)
+    audit(
+        "employee.enrol",
+        employee.employee_id,
+        name=employee.name,
+        photos=len(photos),
+        allow_duplicate_face=allow_duplicate_face,
+    )
     return employee
 
 
@@ -93,10 +105,24 @@ def preview_face(ctx: WebContext, photos: list[bytes]) -> FacePreview:
     return _call(lambda: _enroller(ctx).preview(photos[0]))
 
 
-def add_photos(ctx: WebContext, employee_id: str, photos: list[bytes]) -> Employee:
+def add_photos(
+    ctx: WebContext, employee_id: str, photos: list[bytes], *, allow_duplicate_face: bool = False
+) -> Employee:
     require_employee(ctx, employee_id)
     check_photos(ctx, photos)
-    return _call(lambda: _enroller(ctx).add_photos(employee_id, photos))
+    employee = _call(
+        lambda: _enroller(ctx).add_photos(
+            employee_id, photos, allow_duplicate_face=allow_duplicate_face
+        )
+    )
+    audit(
+        "employee.add_photos",
+        employee_id,
+        name=employee.name,
+        photos=len(photos),
+        allow_duplicate_face=allow_duplicate_face,
+    )
+    return employee
 
 
 def require_employee(ctx: WebContext, employee_id: str) -> Employee:
@@ -107,9 +133,9 @@ def require_employee(ctx: WebContext, employee_id: str) -> Employee:
 
 
 def erase(ctx: WebContext, employee_id: str) -> ErasureReport:
-    require_employee(ctx, employee_id)
+    employee = require_employee(ctx, employee_id)
     model_ids = [ctx.settings.gallery_model_id] if ctx.settings.gallery_model_id else []
-    return erase_employee(
+    report = erase_employee(
         employee_id,
         employees=ctx.employees,
         attendance=ctx.attendance,
@@ -117,6 +143,16 @@ def erase(ctx: WebContext, employee_id: str) -> ErasureReport:
         cache=ctx.cache,
         model_ids=model_ids,
     )
+    # The entry keeps the name (not the face) so the log still says who was erased.
+    audit(
+        "employee.delete",
+        employee_id,
+        name=employee.name,
+        attendance_records=report.attendance_records,
+        sightings=report.sightings,
+        pictures=report.pictures,
+    )
+    return report
 
 
 def _unknown_photos(ctx: WebContext, sighting_id: str) -> list[list[bytes]]:
@@ -149,20 +185,43 @@ def _with_fallback(candidates: list[list[bytes]], action) -> Employee:
 
 
 def assign_unknown(
-    ctx: WebContext, sighting_id: str, *, employee_id: str | None, new_name: str | None
+    ctx: WebContext,
+    sighting_id: str,
+    *,
+    employee_id: str | None,
+    new_name: str | None,
+    allow_duplicate_face: bool = False,
 ) -> Employee:
     """Add an unknown face as an enrolment photo of an employee (existing or new)."""
+    if employee_id is None and new_name is None:
+        raise ApiError(400, "target_required", "choose an employee or give a new name")
     candidates = _unknown_photos(ctx, sighting_id)
     enroller = _enroller(ctx)
-    if employee_id:
+    if employee_id is not None:
         require_employee(ctx, employee_id)
-        employee = _with_fallback(candidates, lambda p: enroller.add_photos(employee_id, p))
-    elif new_name is not None:
-        employee = _with_fallback(candidates, lambda p: enroller.enroll(new_name, p))
+        employee = _with_fallback(
+            candidates,
+            lambda p: enroller.add_photos(
+                employee_id, p, allow_duplicate_face=allow_duplicate_face
+            ),
+        )
     else:
-        raise ApiError(400, "target_required", "choose an employee or give a new name")
+        assert new_name is not None
+        check_name(ctx, new_name)
+        employee = _with_fallback(
+            candidates,
+            lambda p: enroller.enroll(new_name, p, allow_duplicate_face=allow_duplicate_face),
+        )
     ctx.sightings.remove(sighting_id)
     logger.info("unknown face %s assigned to %s", sighting_id, employee.employee_id)
+    audit(
+        "unknown_face.assign",
+        employee.employee_id,
+        name=employee.name,
+        sighting_id=sighting_id,
+        new_employee=employee_id is None,
+        allow_duplicate_face=allow_duplicate_face,
+    )
     return employee
 
 
@@ -171,6 +230,7 @@ def dismiss_unknown(ctx: WebContext, sighting_id: str) -> None:
     if sighting is None or sighting.employee_id is not None:
         raise ApiError(404, "not_found", f"no unknown face {sighting_id}")
     ctx.sightings.remove(sighting_id)
+    audit("unknown_face.dismiss", sighting_id, camera_id=sighting.camera_id)
 
 
 def publish_frame(ctx: WebContext, camera_id: str, data: bytes) -> FrameMessage:

@@ -10,9 +10,30 @@ from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.recognizer.enrolment import FacePreview
 from services.web import actions, queries
+from services.web.audit import audit
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import WebContext, ctx
 from services.web.errors import ApiError
+from services.web.input_models import (
+    AddPhotosForm,
+    AssignUnknownFace,
+    AuditQuery,
+    DateRangeQuery,
+    DayPath,
+    EmployeeListQuery,
+    EmployeePath,
+    EnrolmentForm,
+    EventsQuery,
+    FrameQuery,
+    LatestEntriesQuery,
+    NewToken,
+    PicturePath,
+    PreviewForm,
+    SightingPath,
+    TokenPath,
+    UnknownFacesQuery,
+)
+from services.web.inputs import FORM, JSON, MULTIPART, accepts, parse_form
 from services.web.live import enrolment_photos, event_json
 from services.web.openapi import build_document
 
@@ -70,20 +91,20 @@ def sighting_json(c: WebContext, sighting: LoggedSighting) -> dict:
     }
 
 
-def _body() -> dict:
-    if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ApiError(400, "invalid_json", "the body must be a JSON object")
-        return data
-    return request.form.to_dict()
-
-
-def _require_multipart() -> None:
-    if not request.mimetype.startswith("multipart/form-data"):
-        raise ApiError(
-            415, "unsupported_media_type", "send multipart/form-data with 'photo' file field(s)"
-        )
+FRAME_BODY = {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["frame"],
+            "properties": {
+                "frame": {"type": "string", "format": "binary"},
+                "camera_id": {"type": "string", "pattern": "^[A-Za-z0-9._:@/-]{1,64}$"},
+            },
+        }
+    },
+}
+PHOTO_FILES = {"photo": "One or more photos of the person's face (JPEG, PNG, WebP or BMP)"}
 
 
 @bp.get("/openapi.json")
@@ -102,14 +123,14 @@ def me():
 
 
 @bp.get("/employees")
-def list_employees():
+@accepts(query=EmployeeListQuery)
+def list_employees(query: EmployeeListQuery):
     """All employees with today's status and last sighting; ``q`` filters by name (suggestions)."""
     c = ctx()
-    query = request.args.get("q", "").strip()
-    if query:
-        limit = min(max(request.args.get("limit", 10, type=int), 1), 50)
+    text = query.q.strip()
+    if text:
         return jsonify(
-            {"employees": [employee_json(c, e) for e in c.employees.search(query, limit)]}
+            {"employees": [employee_json(c, e) for e in c.employees.search(text, query.limit)]}
         )
     items = []
     for summary in queries.employee_summaries(c):
@@ -122,24 +143,28 @@ def list_employees():
 
 @bp.post("/employees")
 @admin_required
-def create_employee():
+@accepts(body=EnrolmentForm, media=(MULTIPART, FORM), files=PHOTO_FILES)
+def create_employee(body: EnrolmentForm):
     """Register an employee: multipart form with ``name`` and one or more ``photo`` files, or
-    ``camera_id`` instead of files to use that camera's latest live frame."""
-    camera_id = request.form.get("camera_id", "")
-    if not camera_id:
-        _require_multipart()
+    ``camera_id`` instead of files to use that camera's latest live frame.
+
+    A face that matches another employee is refused (409 ``face_already_enrolled``, naming
+    them) unless ``allow_duplicate_face`` is true; that override is recorded in the audit log.
+    """
     c = ctx()
-    photos = request.files.getlist("photo")
-    name = request.form.get("name", "")
     # Name errors come first, then the photos (the order a person fixes them in).
-    actions.check_name(c, name)
-    employee = actions.enrol_employee(c, name, enrolment_photos(photos, camera_id))
+    actions.check_name(c, body.name)
+    photos = enrolment_photos(request.files.getlist("photo"), body.camera_id)
+    employee = actions.enrol_employee(
+        c, body.name, photos, allow_duplicate_face=body.allow_duplicate_face
+    )
     return jsonify(employee_json(c, employee)), 201
 
 
 @bp.post("/employees/preview")
 @admin_required
-def preview_employee_face():
+@accepts(body=PreviewForm, media=(MULTIPART, FORM), files={"photo": "One photo"})
+def preview_employee_face(body: PreviewForm):
     """Show the face a registration would take from a photo, storing nothing.
 
     Multipart ``photo`` (one file), or ``camera_id`` instead to use that camera's latest live
@@ -148,14 +173,12 @@ def preview_employee_face():
     in the photo in pixels. A photo that could not be registered gets the same error (status
     and code) as registering it would.
     """
-    camera_id = request.form.get("camera_id", "")
-    if not camera_id:
-        _require_multipart()
-    photos = enrolment_photos(request.files.getlist("photo"), camera_id)
+    photos = enrolment_photos(request.files.getlist("photo"), body.camera_id)
     return jsonify(preview_json(actions.preview_face(ctx(), photos)))
 
 
 @bp.get("/employees/<employee_id>")
+@accepts(path=EmployeePath)
 def get_employee(employee_id: str):
     """One employee."""
     c = ctx()
@@ -164,6 +187,7 @@ def get_employee(employee_id: str):
 
 @bp.delete("/employees/<employee_id>")
 @admin_required
+@accepts(path=EmployeePath)
 def delete_employee(employee_id: str):
     """Delete an employee completely (embeddings, pictures, attendance, sightings)."""
     report = actions.erase(ctx(), employee_id)
@@ -179,26 +203,30 @@ def delete_employee(employee_id: str):
 
 @bp.post("/employees/<employee_id>/photos")
 @admin_required
-def add_employee_photos(employee_id: str):
+@accepts(path=EmployeePath, body=AddPhotosForm, media=(MULTIPART,), files=PHOTO_FILES)
+def add_employee_photos(employee_id: str, body: AddPhotosForm):
     """Add enrolment photos (multipart ``photo`` files) to an employee."""
-    _require_multipart()
     c = ctx()
     actions.require_employee(c, employee_id)
     employee = actions.add_photos(
-        c, employee_id, actions.read_photos(request.files.getlist("photo"))
+        c,
+        employee_id,
+        actions.read_photos(request.files.getlist("photo")),
+        allow_duplicate_face=body.allow_duplicate_face,
     )
     return jsonify(employee_json(c, employee))
 
 
 @bp.get("/employees/<employee_id>/attendance")
-def employee_attendance(employee_id: str):
+@accepts(path=EmployeePath, query=DateRangeQuery)
+def employee_attendance(employee_id: str, query: DateRangeQuery):
     """An employee's arrivals and departures per day.
 
     ``from`` and ``to`` (YYYY-MM-DD) bound the range; the last 31 days by default.
     """
     c = ctx()
     employee = actions.require_employee(c, employee_id)
-    first, last = queries.parse_range(c, request.args.get("from"), request.args.get("to"), 31)
+    first, last = queries.date_range(c, query.first, query.last, 31)
     rows = queries.employee_history(c, employee, first, last)
     return jsonify(
         {
@@ -211,10 +239,11 @@ def employee_attendance(employee_id: str):
 
 
 @bp.get("/attendance/<day>")
-def attendance_day(day: str):
+@accepts(path=DayPath)
+def attendance_day(day):
     """Every employee's arrival and departure on a day (``today`` or YYYY-MM-DD)."""
     c = ctx()
-    when = queries.parse_day(c, day)
+    when = queries.resolve_day(c, day)
     rows = queries.day_table(c, when)
     return jsonify(
         {
@@ -226,10 +255,11 @@ def attendance_day(day: str):
 
 
 @bp.get("/attendance/export.csv")
-def attendance_export():
+@accepts(query=DateRangeQuery)
+def attendance_export(query: DateRangeQuery):
     """CSV timesheet, one row per employee per day, for ``from``..``to`` (YYYY-MM-DD)."""
     c = ctx()
-    first, last = queries.parse_range(c, request.args.get("from"), request.args.get("to"), 7)
+    first, last = queries.date_range(c, query.first, query.last, 7)
     body = queries.export_csv(c, first, last)
     filename = f"attendance-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(
@@ -240,10 +270,10 @@ def attendance_export():
 
 
 @bp.get("/entries/latest")
-def latest_entries():
+@accepts(query=LatestEntriesQuery)
+def latest_entries(query: LatestEntriesQuery):
     """The last arrivals and departures (``limit``, 5 by default)."""
     c = ctx()
-    limit = min(max(request.args.get("limit", 5, type=int), 1), 100)
     return jsonify(
         {
             "entries": [
@@ -257,42 +287,44 @@ def latest_entries():
                     "picture_id": e.picture_id,
                     "record_id": e.record_id,
                 }
-                for e in queries.latest_entries(c, limit)
+                for e in queries.latest_entries(c, query.limit)
             ]
         }
     )
 
 
 @bp.get("/unknown-faces")
-def list_unknown_faces():
+@accepts(query=UnknownFacesQuery)
+def list_unknown_faces(query: UnknownFacesQuery):
     """Recent sightings of faces nobody was matched to."""
     c = ctx()
-    limit = min(max(request.args.get("limit", 60, type=int), 1), 500)
     return jsonify(
-        {"unknown_faces": [sighting_json(c, s) for s in queries.unknown_faces(c, limit)]}
+        {"unknown_faces": [sighting_json(c, s) for s in queries.unknown_faces(c, query.limit)]}
     )
 
 
 @bp.post("/unknown-faces/<sighting_id>/assign")
 @admin_required
-def assign_unknown_face(sighting_id: str):
+@accepts(path=SightingPath, body=AssignUnknownFace, media=(JSON,))
+def assign_unknown_face(sighting_id: str, body: AssignUnknownFace):
     """Enrol an unknown face as a photo of an employee.
 
     JSON ``{"employee_id": ...}`` for an existing employee or ``{"name": ...}`` for a new one.
     """
     c = ctx()
-    body = _body()
     employee = actions.assign_unknown(
         c,
         sighting_id,
-        employee_id=(body.get("employee_id") or None),
-        new_name=body.get("name") if "name" in body else None,
+        employee_id=body.employee_id,
+        new_name=body.name,
+        allow_duplicate_face=body.allow_duplicate_face,
     )
     return jsonify(employee_json(c, employee))
 
 
 @bp.post("/unknown-faces/<sighting_id>/dismiss")
 @admin_required
+@accepts(path=SightingPath)
 def dismiss_unknown_face(sighting_id: str):
     """Forget an unknown face (the sighting and its pictures)."""
     actions.dismiss_unknown(ctx(), sighting_id)
@@ -301,7 +333,8 @@ def dismiss_unknown_face(sighting_id: str):
 
 @bp.post("/frames")
 @kiosk_allowed
-def upload_frame():
+@accepts(query=FrameQuery, raw_body=FRAME_BODY)
+def upload_frame(query: FrameQuery):
     """Send a kiosk's camera frame; it is published on the FRAMES channel.
 
     Body: the image (image/jpeg), or multipart with a ``frame`` file; query: ``camera_id``.
@@ -309,7 +342,9 @@ def upload_frame():
     identity = current_identity()
     if identity is None or identity.role not in ("admin", "kiosk"):
         raise ApiError(403, "forbidden", "sending frames needs the admin or kiosk role")
-    camera_id = request.args.get("camera_id") or request.form.get("camera_id", "")
+    camera_id = query.camera_id
+    if camera_id is None and request.mimetype == MULTIPART:
+        camera_id = parse_form(FrameQuery).camera_id
     if request.mimetype.startswith("multipart/form-data"):
         file = request.files.get("frame")
         data = file.read() if file else b""
@@ -317,18 +352,17 @@ def upload_frame():
         data = request.get_data(cache=False)
     else:
         raise ApiError(415, "unsupported_media_type", "send image/jpeg (or multipart 'frame')")
-    message = actions.publish_frame(ctx(), camera_id, data)
+    message = actions.publish_frame(ctx(), camera_id or "", data)
     return jsonify({"frame_id": message.frame_id, "camera_id": message.camera_id}), 202
 
 
 @bp.get("/events")
 @kiosk_allowed
-def recent_events():
+@accepts(query=EventsQuery)
+def recent_events(query: EventsQuery):
     """Live attendance events after sequence ``after`` (polling alternative to /live/events)."""
     c = ctx()
-    after = request.args.get("after", 0, type=int)
-    camera_id = request.args.get("camera") or None
-    items = c.live.events_after(after, camera_id)
+    items = c.live.events_after(query.after, query.camera)
     return jsonify(
         {"last_sequence": c.live.last_sequence(), "events": [event_json(i, c.zone) for i in items]}
     )
@@ -342,6 +376,7 @@ def cameras():
 
 
 @bp.get("/pictures/<picture_id>")
+@accepts(path=PicturePath)
 def picture(picture_id: str):
     """A stored JPEG (enrolment photo, arrival/departure snapshot, face crop)."""
     data = ctx().pictures.get(picture_id)
@@ -372,17 +407,16 @@ def list_tokens():
 
 @bp.post("/tokens")
 @admin_required
-def create_token():
+@accepts(body=NewToken, media=(JSON,))
+def create_token(body: NewToken):
     """Create an API token; the secret is returned once and only its hash is stored.
 
     JSON ``name`` and ``role`` (admin, viewer or kiosk).
     """
-    body = _body()
     identity = current_identity()
     assert identity is not None
-    token, secret = ctx().users.create_token(
-        str(body.get("name", "")), str(body.get("role", "kiosk")), identity.name
-    )
+    token, secret = ctx().users.create_token(body.name, body.role, identity.name)
+    audit("token.create", token.token_id, name=token.name, role=token.role)
     return jsonify(
         {"token_id": token.token_id, "name": token.name, "role": token.role, "token": secret}
     ), 201
@@ -390,8 +424,35 @@ def create_token():
 
 @bp.delete("/tokens/<token_id>")
 @admin_required
+@accepts(path=TokenPath)
 def revoke_token(token_id: str):
     """Revoke an API token."""
     if not ctx().users.revoke_token(token_id):
         raise ApiError(404, "not_found", f"no token {token_id}")
+    audit("token.revoke", token_id)
     return jsonify({"revoked": token_id})
+
+
+@bp.get("/audit")
+@admin_required
+@accepts(query=AuditQuery)
+def audit_entries(query: AuditQuery):
+    """The audit log, newest first: who did what, when and from where (100 a page)."""
+    size = 100
+    entries = ctx().audit.recent(size, query.action, (query.page - 1) * size)
+    return jsonify(
+        {
+            "entries": [
+                {
+                    "entry_id": e.entry_id,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "client": e.client,
+                    "details": e.details,
+                }
+                for e in entries
+            ]
+        }
+    )

@@ -15,6 +15,7 @@ from services.common.bus.base import Communicator
 from services.common.cache import KeyValueCache
 from services.common.contracts import utc_now
 from services.common.storage.attendance import AttendanceRepository
+from services.common.storage.audit import AuditLog
 from services.common.storage.employees import Employee, EmployeeRepository
 from services.common.storage.pictures import PictureStore
 from services.common.storage.sightings import SightingLog
@@ -28,9 +29,13 @@ from services.web.settings import WebSettings
 class EnrolmentService(Protocol):
     """The :class:`services.recognizer.enrolment.Enroller` interface (raises EnrolmentError)."""
 
-    def enroll(self, name: str, photos: Sequence[bytes]) -> Employee: ...
+    def enroll(
+        self, name: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False
+    ) -> Employee: ...
 
-    def add_photos(self, employee_id: str, photos: Sequence[bytes]) -> Employee: ...
+    def add_photos(
+        self, employee_id: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False
+    ) -> Employee: ...
 
     def preview(self, photo: bytes) -> FacePreview: ...
 
@@ -48,6 +53,7 @@ class WebContext:
     pictures: PictureStore
     users: UserStore
     live: LiveFeed
+    audit: AuditLog
 
     @property
     def zone(self) -> ZoneInfo:

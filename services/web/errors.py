@@ -19,6 +19,7 @@ ERROR_STATUS = {
     "name_invalid": 400,
     "photo_required": 400,
     "duplicate_name": 409,
+    "face_already_enrolled": 409,
     "image_too_large": 413,
     "not_an_image": 415,
     "no_face": 422,
@@ -33,36 +34,55 @@ RETRY_AFTER_S = 5
 class ApiError(Exception):
     """An error to report to the client with a status, a stable code and a readable message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after_s: int | None = None,
+        **details: str,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Sent as Retry-After (429, 503): when the client may usefully try again.
+        self.retry_after_s = retry_after_s
+        # Machine-readable specifics (the bad field, the conflicting employee) for API clients.
+        self.details = details
 
     @classmethod
     def from_employee_error(cls, exc: EmployeeError) -> ApiError:
-        return cls(ERROR_STATUS.get(exc.code, 400), exc.code, str(exc))
+        details = {}
+        conflicting = getattr(exc, "conflicting_employee_id", None)
+        if conflicting:
+            details["employee_id"] = str(conflicting)
+        return cls(ERROR_STATUS.get(exc.code, 400), exc.code, str(exc), **details)
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/live/")
 
 
-def error_response(status: int, code: str, message: str):
+def error_response(status: int, code: str, message: str, details: dict | None = None):
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        return jsonify({"error": {"code": code, "message": message, **(details or {})}}), status
     return render_template("error.html", status=status, code=code, message=message), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message)
+        response = make_response(error_response(exc.status, exc.code, exc.message, exc.details))
+        if exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.errorhandler(EmployeeError)
     def _employee_error(exc: EmployeeError):
         error = ApiError.from_employee_error(exc)
-        return error_response(error.status, error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -1,4 +1,4 @@
-"""Entry point of the web service: real MongoDB, Redis and RabbitMQ; threaded WSGI server."""
+"""Entry point of the web service: real MongoDB, Redis and RabbitMQ; served by waitress."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from flask import Flask
 from pymongo.database import Database
-from werkzeug.serving import run_simple
 
 from services.common.bus.base import Communicator, M, R
 from services.common.bus.topology import Channel
@@ -21,6 +20,7 @@ from services.common.storage.mongo import connect
 from services.web.app import create_app
 from services.web.auth import UserStore
 from services.web.enrolment_client import BusEnrolmentClient
+from services.web.server import serve_until_signalled
 from services.web.settings import WebSettings
 
 logger = logging.getLogger(__name__)
@@ -86,16 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("no admin account exists yet: set WEB_ADMIN_PASSWORD for the first start")
         return 2
     app, buses = build_app(settings, db)
-    logger.info("web dashboard on http://%s:%d", settings.web_host, settings.web_port)
     try:
-        run_simple(
-            settings.web_host,
-            settings.web_port,
-            app,
-            threaded=True,
-            use_reloader=False,
-            use_debugger=False,
-        )
+        serve_until_signalled(app, settings)
     finally:
         app.extensions["attendance"].live.stop()
         for bus in buses:

@@ -1,11 +1,17 @@
-"""The OpenAPI document, generated from the URL map so it cannot drift from the routes."""
+"""The OpenAPI document, generated from the URL map and from the pydantic models each view
+parses its inputs with (services.web.inputs), so it cannot drift from the routes or the checks."""
 
 from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
 from flask import current_app
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from services.web.inputs import MULTIPART, InputSpec, input_spec
 
 API_PREFIX = "/api/v1"
 _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
@@ -40,25 +46,9 @@ _FACE_PREVIEW_SCHEMA = {
     },
 }
 
-_PHOTO_FORM = {
-    "multipart/form-data": {
-        "schema": {
-            "type": "object",
-            "properties": {
-                "photo": {"type": "string", "format": "binary"},
-                "camera_id": {
-                    "type": "string",
-                    "description": "Use this camera's latest live frame when no photo is sent",
-                },
-            },
-        }
-    }
-}
-
-# What the URL map cannot tell: request bodies and success answers, by endpoint.
+# What neither the URL map nor the input models tell: success answers, by endpoint.
 _OPERATION_DETAILS: dict[str, dict] = {
     "api.preview_employee_face": {
-        "requestBody": {"required": True, "content": _PHOTO_FORM},
         "success": {
             "description": "The face a registration would take from the photo",
             "content": {
@@ -78,14 +68,19 @@ _ASKS_THE_RECOGNIZER = frozenset(
     }
 )
 
+# Answers other than 200 OK on success.
+_SUCCESS_STATUS = {
+    "api.create_employee": "201",
+    "api.create_token": "201",
+    "api.upload_frame": "202",
+}
+
 _WRITE_ERRORS = {
-    "400": "Invalid input (or missing CSRF token on a cookie session)",
-    "403": "The caller's role does not allow this",
-    "404": "Not found",
-    "409": "Duplicate name",
+    "409": "Duplicate name, or the face is already enrolled as another employee",
     "413": "Upload too large",
     "415": "Not an image / unsupported media type",
     "422": "No face or several faces in the photo",
+    "429": "Too many requests at once; try again after Retry-After seconds",
 }
 
 
@@ -101,48 +96,27 @@ def api_rules() -> list:
 
 
 def build_document() -> dict:
+    rules = api_rules()
+    specs = {rule.endpoint: input_spec(current_app.view_functions[rule.endpoint]) for rule in rules}
+    schemas = _model_schemas([spec for spec in specs.values() if spec is not None])
     paths: dict[str, dict] = {}
-    for rule in api_rules():
+    for rule in rules:
         view = current_app.view_functions[rule.endpoint]
+        spec = specs[rule.endpoint]
         doc = inspect.getdoc(view) or rule.endpoint
-        summary = doc.splitlines()[0]
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in rule.arguments
-        ]
         details = _OPERATION_DETAILS.get(rule.endpoint, {})
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            responses: dict[str, dict] = {
-                "200": details.get("success", {"description": "Success"}),
-                "401": {"description": "Not logged in / no valid token", "content": _json_error()},
-                "503": {
-                    "description": "MongoDB, Redis or the message broker cannot be reached just "
-                    "now; try again shortly",
-                    "content": _json_error(),
-                },
-            }
-            if rule.endpoint in _ASKS_THE_RECOGNIZER:
-                responses["504"] = {
-                    "description": "The recognizer did not answer in time",
-                    "content": _json_error(),
-                }
-            if method != "GET":
-                responses.update(
-                    {
-                        code: {"description": text, "content": _json_error()}
-                        for code, text in _WRITE_ERRORS.items()
-                    }
-                )
-            operation = {
+            operation: dict[str, Any] = {
                 "operationId": rule.endpoint.replace(".", "_")
                 + ("" if method == "GET" else f"_{method.lower()}"),
-                "summary": summary,
+                "summary": doc.splitlines()[0],
                 "description": doc,
-                "parameters": parameters,
-                "responses": responses,
+                "parameters": _parameters(rule, spec, schemas),
+                "responses": _responses(rule.endpoint, method, details),
             }
-            if "requestBody" in details:
-                operation["requestBody"] = details["requestBody"]
+            body = _request_body(spec, schemas)
+            if body is not None:
+                operation["requestBody"] = body
             paths.setdefault(openapi_path(rule.rule[len(API_PREFIX) :] or "/"), {})[
                 method.lower()
             ] = operation
@@ -153,7 +127,8 @@ def build_document() -> dict:
             "version": "1.0.0",
             "description": (
                 "Face-recognition attendance: employees, attendance, unknown faces, kiosk "
-                'frames. Errors are JSON {"error": {"code": ..., "message": ...}}.'
+                'frames. Errors are JSON {"error": {"code": ..., "message": ...}}; an invalid '
+                'input is 400 "invalid_input" with the "field" named.'
             ),
         },
         "servers": [{"url": API_PREFIX}],
@@ -166,11 +141,107 @@ def build_document() -> dict:
                 "Error": _ERROR_SCHEMA,
                 "BoundingBox": _BOX_SCHEMA,
                 "FacePreview": _FACE_PREVIEW_SCHEMA,
+                **schemas,
             },
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     }
+
+
+def _model_schemas(specs: list[InputSpec]) -> dict[str, dict]:
+    """JSON Schemas of every input model, by model name, with references between them."""
+    models: set[type[BaseModel]] = set()
+    for spec in specs:
+        models.update(m for m in (spec.path, spec.query, spec.body) if m is not None)
+    if not models:
+        return {}
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    return definitions.get("$defs", {})
+
+
+def _parameters(rule, spec: InputSpec | None, schemas: dict[str, dict]) -> list[dict]:
+    parameters = []
+    path_schema = schemas.get(spec.path.__name__, {}) if spec and spec.path else {}
+    for name in sorted(rule.arguments):
+        schema = path_schema.get("properties", {}).get(name, {"type": "string"})
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if spec is not None and spec.query is not None:
+        query_schema = schemas[spec.query.__name__]
+        required = set(query_schema.get("required", ()))
+        for name, schema in query_schema.get("properties", {}).items():
+            parameter = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": schema,
+            }
+            if "description" in schema:
+                parameter["description"] = schema["description"]
+            parameters.append(parameter)
+    return parameters
+
+
+def _request_body(spec: InputSpec | None, schemas: dict[str, dict]) -> dict | None:
+    if spec is None:
+        return None
+    if spec.raw_body is not None:
+        return {"required": True, "content": spec.raw_body}
+    if spec.body is None:
+        return None
+    reference = {"$ref": f"#/components/schemas/{spec.body.__name__}"}
+    content: dict[str, dict] = {}
+    for media in spec.media:
+        if media == MULTIPART and spec.files:
+            model_schema = schemas[spec.body.__name__]
+            files = {
+                name: {"type": "string", "format": "binary", "description": text}
+                for name, text in spec.files
+            }
+            content[media] = {
+                "schema": {
+                    "type": "object",
+                    "properties": {**model_schema.get("properties", {}), **files},
+                }
+            }
+        else:
+            content[media] = {"schema": reference}
+    return {"required": spec.body_required, "content": content}
+
+
+def _responses(endpoint: str, method: str, details: dict) -> dict[str, dict]:
+    responses: dict[str, dict] = {
+        _SUCCESS_STATUS.get(endpoint, "200"): details.get("success", {"description": "Success"}),
+        "400": {
+            "description": "Invalid input (the field is named), or a missing CSRF token on a "
+            "cookie session",
+            "content": _json_error(),
+        },
+        "401": {"description": "Not logged in / no valid token", "content": _json_error()},
+        "403": {"description": "The caller's role does not allow this", "content": _json_error()},
+        "404": {"description": "Not found", "content": _json_error()},
+        "503": {
+            "description": "MongoDB, Redis or the message broker cannot be reached just "
+            "now; try again shortly",
+            "content": _json_error(),
+        },
+    }
+    if endpoint in _ASKS_THE_RECOGNIZER:
+        responses["504"] = {
+            "description": "The recognizer did not answer in time",
+            "content": _json_error(),
+        }
+    if method != "GET":
+        responses.update(
+            {
+                code: {"description": text, "content": _json_error()}
+                for code, text in _WRITE_ERRORS.items()
+            }
+        )
+    return responses
 
 
 def _json_error() -> dict:

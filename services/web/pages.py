@@ -6,12 +6,31 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from services.common.storage.audit import AUDIT_ACTIONS
 from services.web import actions, live, queries
-from services.web.auth import admin_required, current_identity
+from services.web.audit import audit
+from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import ctx
 from services.web.errors import ApiError
+from services.web.input_models import (
+    AssignUnknownFaceForm,
+    AttendancePageQuery,
+    AuditQuery,
+    DateRangeQuery,
+    DeleteConfirmationForm,
+    EmployeePath,
+    EnrolmentForm,
+    KioskPageQuery,
+    NewTokenForm,
+    SearchPageQuery,
+    SightingPath,
+    TokenPath,
+)
+from services.web.inputs import accepts, parse_form
 
 bp = Blueprint("pages", __name__)
+
+AUDIT_PAGE_SIZE = 100
 
 
 @bp.get("/")
@@ -46,13 +65,17 @@ def register():
         name = request.form.get("name", "")
         camera_id = request.form.get("camera_id", "")
         try:
+            form = parse_form(EnrolmentForm)
+            name, camera_id = form.name, form.camera_id or ""
             actions.check_name(c, name)
             # The "Use live camera" button means the camera even if a file was chosen too.
             use_camera = request.form.get("source") == "camera"
             files = [] if use_camera else request.files.getlist("photo")
             # The camera picker is always submitted; only its own button means "use it".
             photos = live.enrolment_photos(files, camera_id if use_camera else None)
-            employee = actions.enrol_employee(c, name, photos)
+            employee = actions.enrol_employee(
+                c, name, photos, allow_duplicate_face=form.allow_duplicate_face
+            )
         except ApiError as exc:
             page = render_template(
                 "register.html", error=exc, name=name, cameras=cameras, camera_id=camera_id
@@ -70,9 +93,10 @@ def employees():
 
 
 @bp.get("/employees/search")
-def search():
+@accepts(query=SearchPageQuery)
+def search(query: SearchPageQuery):
     c = ctx()
-    text = request.args.get("q", "").strip()
+    text = query.q.strip()
     if text:
         exact = c.employees.find_by_name(text) if len(text) <= 120 else None
         if exact is not None:
@@ -86,10 +110,11 @@ def search():
 
 
 @bp.get("/employees/<employee_id>")
-def employee(employee_id: str):
+@accepts(path=EmployeePath, query=DateRangeQuery)
+def employee(employee_id: str, query: DateRangeQuery):
     c = ctx()
     person = actions.require_employee(c, employee_id)
-    first, last = queries.parse_range(c, request.args.get("from"), request.args.get("to"), 31)
+    first, last = queries.date_range(c, query.first, query.last, 31)
     return render_template(
         "employee.html",
         employee=person,
@@ -102,6 +127,7 @@ def employee(employee_id: str):
 
 @bp.post("/employees/<employee_id>/photos")
 @admin_required
+@accepts(path=EmployeePath)
 def employee_photos(employee_id: str):
     c = ctx()
     person = actions.require_employee(c, employee_id)
@@ -116,12 +142,14 @@ def employee_photos(employee_id: str):
 
 @bp.route("/employees/<employee_id>/delete", methods=["GET", "POST"])
 @admin_required
+@accepts(path=EmployeePath)
 def delete(employee_id: str):
     c = ctx()
     person = actions.require_employee(c, employee_id)
     if request.method == "POST":
+        confirmation = parse_form(DeleteConfirmationForm).confirm_name
         # The name typed back is the confirmation: a stray click cannot delete anyone.
-        if request.form.get("confirm_name", "").strip().casefold() != person.name.casefold():
+        if confirmation.strip().casefold() != person.name.casefold():
             return render_template(
                 "delete.html", employee=person, error="Type the employee's name to confirm."
             ), 400
@@ -141,12 +169,18 @@ def unknown():
 
 @bp.post("/unknown/<sighting_id>/assign")
 @admin_required
+@accepts(path=SightingPath)
 def unknown_assign(sighting_id: str):
     c = ctx()
-    employee_id = request.form.get("employee_id") or None
-    new_name = request.form.get("name") if not employee_id else None
     try:
-        person = actions.assign_unknown(c, sighting_id, employee_id=employee_id, new_name=new_name)
+        form = parse_form(AssignUnknownFaceForm)
+        # The page offers both a picker and a name box: a chosen employee wins.
+        person = actions.assign_unknown(
+            c,
+            sighting_id,
+            employee_id=form.employee_id,
+            new_name=form.name if form.employee_id is None else None,
+        )
     except ApiError as exc:
         flash(exc.message, "error")
     else:
@@ -156,6 +190,7 @@ def unknown_assign(sighting_id: str):
 
 @bp.post("/unknown/<sighting_id>/dismiss")
 @admin_required
+@accepts(path=SightingPath)
 def unknown_dismiss(sighting_id: str):
     actions.dismiss_unknown(ctx(), sighting_id)
     flash("Dismissed.", "success")
@@ -163,9 +198,10 @@ def unknown_dismiss(sighting_id: str):
 
 
 @bp.get("/attendance")
-def attendance():
+@accepts(query=AttendancePageQuery)
+def attendance(query: AttendancePageQuery):
     c = ctx()
-    day = queries.parse_day(c, request.args.get("day"))
+    day = queries.resolve_day(c, query.day)
     return render_template(
         "attendance.html",
         day=day,
@@ -178,10 +214,10 @@ def attendance():
 
 
 @bp.get("/kiosk")
-def kiosk():
-    camera_id = request.args.get("camera", "kiosk-1")
-    if not actions.CAMERA_ID.match(camera_id):
-        raise ApiError(400, "invalid_camera", "camera: 1-64 letters, digits or . _ : @ / -")
+@kiosk_allowed
+@accepts(query=KioskPageQuery)
+def kiosk(query: KioskPageQuery):
+    camera_id = query.camera
     identity = current_identity()
     can_send = identity is not None and identity.role in ("admin", "kiosk")
     return render_template("kiosk.html", camera_id=camera_id, can_send=can_send)
@@ -196,9 +232,9 @@ def tokens():
         identity = current_identity()
         assert identity is not None
         try:
-            _, secret = c.users.create_token(
-                request.form.get("name", ""), request.form.get("role", "kiosk"), identity.name
-            )
+            form = parse_form(NewTokenForm)
+            token, secret = c.users.create_token(form.name, form.role, identity.name)
+            audit("token.create", token.token_id, name=token.name, role=token.role)
         except ApiError as exc:
             flash(exc.message, "error")
     return render_template("tokens.html", tokens=c.users.tokens(), secret=secret)
@@ -206,7 +242,26 @@ def tokens():
 
 @bp.post("/tokens/<token_id>/revoke")
 @admin_required
+@accepts(path=TokenPath)
 def revoke(token_id: str):
-    ctx().users.revoke_token(token_id)
+    if ctx().users.revoke_token(token_id):
+        audit("token.revoke", token_id)
     flash("Token revoked.", "success")
     return redirect(url_for("pages.tokens"))
+
+
+@bp.get("/audit")
+@admin_required
+@accepts(query=AuditQuery)
+def audit_page(query: AuditQuery):
+    entries = ctx().audit.recent(
+        AUDIT_PAGE_SIZE + 1, query.action, (query.page - 1) * AUDIT_PAGE_SIZE
+    )
+    return render_template(
+        "audit.html",
+        entries=entries[:AUDIT_PAGE_SIZE],
+        has_more=len(entries) > AUDIT_PAGE_SIZE,
+        page=query.page,
+        action=query.action or "",
+        actions=AUDIT_ACTIONS,
+    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from services.common.storage.attendance import StoredRecord
 from services.common.storage.employees import Employee
@@ -62,21 +64,17 @@ class EmployeeSummary:
     today_status: str
 
 
-def parse_day(ctx: WebContext, text: str | None, default: date | None = None) -> date:
-    if not text or text == "today":
-        return default or ctx.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "invalid_date", f"{text!r} is not a date (YYYY-MM-DD)") from None
+def resolve_day(ctx: WebContext, day: date | Literal["today"] | None) -> date:
+    """A parsed day (see services.web.input_models), "today" and "not given" meaning today."""
+    return ctx.today() if day is None or day == "today" else day
 
 
-def parse_range(
-    ctx: WebContext, first: str | None, last: str | None, default_days: int
+def date_range(
+    ctx: WebContext, first: date | None, last: date | None, default_days: int
 ) -> tuple[date, date]:
-    today = ctx.today()
-    end = parse_day(ctx, last, today)
-    start = parse_day(ctx, first, end - timedelta(days=default_days - 1))
+    """The days from ``first`` to ``last``; by default the ``default_days`` ending today."""
+    end = last or ctx.today()
+    start = first or end - timedelta(days=default_days - 1)
     if start > end:
         raise ApiError(400, "invalid_range", "the start date is after the end date")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
@@ -193,9 +191,14 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets: neutralise it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+# A spreadsheet runs a cell starting with = + - @ (or tab / CR before one) as a formula, and
+# one that splits cells on ; or , on import starts a new cell after each: a quote before the
+# character makes it text in both cases.
+_FORMULA_START = re.compile(r"(^|[;,])([ ]*)([=+\-@\t\r])")
+
+
+def csv_safe(text: str) -> str:
+    return _FORMULA_START.sub(r"\1\2'\3", text)
 
 
 def export_csv(ctx: WebContext, first: date, last: date) -> str:
@@ -214,19 +217,19 @@ def export_csv(ctx: WebContext, first: date, last: date) -> str:
     while day <= last:
         for employee_id, name in ordered:
             row = _row(ctx, employee_id, name, day, records.get((employee_id, day)))
-            writer.writerow(
-                [
-                    day.isoformat(),
-                    employee_id,
-                    _csv_safe(name),
-                    row.status,
-                    row.record_id or "",
-                    row.arrival.isoformat(timespec="seconds") if row.arrival else "",
-                    row.arrival_camera or "",
-                    row.departure.isoformat(timespec="seconds") if row.departure else "",
-                    row.departure_camera or "",
-                    ctx.settings.site_timezone,
-                ]
-            )
+            cells = [
+                day.isoformat(),
+                employee_id,
+                name,
+                row.status,
+                row.record_id or "",
+                row.arrival.isoformat(timespec="seconds") if row.arrival else "",
+                row.arrival_camera or "",
+                row.departure.isoformat(timespec="seconds") if row.departure else "",
+                row.departure_camera or "",
+                ctx.settings.site_timezone,
+            ]
+            # Every cell, not only the name: ids and camera names come from outside too.
+            writer.writerow([csv_safe(cell) for cell in cells])
         day += timedelta(days=1)
     return buffer.getvalue()

@@ -41,6 +41,13 @@ class WebSettings(CommonSettings):
     web_session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
     # Set when the dashboard is served over HTTPS (behind a TLS proxy) so cookies never leak.
     web_cookie_secure: bool = False
+    # Request threads of the web server. Every open live view (MJPEG) and event stream (SSE)
+    # holds one for as long as it is open, so there must be room for them and for the pages.
+    web_threads: Annotated[int, Field(ge=4, le=512)] = 32
+    # The address of a reverse proxy in front of the web (or "*" for any peer). Only then are
+    # its X-Forwarded-For/-Proto/-Host/-Port headers believed; otherwise they are removed, so a
+    # client cannot pose as another address (the login throttle and the audit log use it).
+    web_trusted_proxy: str | None = None
     site_timezone: str = "UTC"
     day_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
     enrolment_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
@@ -64,7 +71,9 @@ class WebSettings(CommonSettings):
 
     _known_zone = field_validator("site_timezone")(known_time_zone)
 
-    @field_validator("web_admin_password", "web_viewer_password", "gallery_model_id")
+    @field_validator(
+        "web_admin_password", "web_viewer_password", "gallery_model_id", "web_trusted_proxy"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value if value else None

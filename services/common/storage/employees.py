@@ -70,6 +70,14 @@ def new_employee_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _checked_id(employee_id: object) -> str:
+    # The last line of defence: a dict here would be read by MongoDB as an operator
+    # ({"$gt": ""} matches everyone), so only a plain string ever becomes part of a query.
+    if not isinstance(employee_id, str):
+        raise EmployeeError("not_found", "an employee id is a string")
+    return employee_id
+
+
 class EmployeeRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -103,6 +111,7 @@ class EmployeeRepository:
         return _to_employee(document)
 
     def add_faces(self, employee_id: str, faces: list[NewFace], model_id: str) -> Employee:
+        employee_id = _checked_id(employee_id)
         employee = self.get(employee_id)
         if employee is None:
             raise EmployeeError("not_found", f"no employee with id {employee_id}")
@@ -113,7 +122,7 @@ class EmployeeRepository:
         return self.get(employee_id) or employee
 
     def get(self, employee_id: str) -> Employee | None:
-        document = self._employees.find_one({"_id": employee_id})
+        document = self._employees.find_one({"_id": _checked_id(employee_id)})
         return _to_employee(document) if document else None
 
     def find_by_name(self, name: str) -> Employee | None:
@@ -153,6 +162,7 @@ class EmployeeRepository:
 
     def delete(self, employee_id: str) -> bool:
         """Remove the employee document and every embedding and enrolment picture of theirs."""
+        employee_id = _checked_id(employee_id)
         deleted = self._employees.delete_one({"_id": employee_id}).deleted_count == 1
         self._remove_faces(employee_id)
         return deleted

@@ -10,10 +10,9 @@ import pytest
 
 from services.common.bus.topology import ATTENDANCE_EVENTS, FRAMES
 from services.common.contracts import AttendanceEvent, FrameMessage, new_id
-from services.common.storage.sightings import SightingLog
 from services.web.live import BOUNDARY
 from services.web.openapi import API_PREFIX, openapi_path
-from tests.helpers.messages import MORNING, sighting
+from tests.helpers.messages import MORNING
 from tests.helpers.processes import wait_until
 from tests.integration.web.conftest import NO_FACE, ONE_FACE
 from tests.integration.web.test_web_employees import _attend
@@ -87,19 +86,6 @@ def test_latest_entries_are_newest_first(admin, registered, app, monkeypatch):
     assert entries[0]["camera_id"] == "door"
     fragment = admin.get("/fragments/latest").text
     assert "Ana" in fragment and "10:00" in fragment and "departure" in fragment
-
-
-@pytest.fixture
-def unknown(app):
-    c = app.extensions["attendance"]
-    log = SightingLog(c.db, c.pictures)
-
-    def add(face: bytes = ONE_FACE) -> str:
-        message = sighting(None).model_copy(update={"face_jpeg": face, "snapshot_jpeg": face})
-        log.add(message)
-        return message.sighting_id
-
-    return add
 
 
 def test_unknown_faces_are_listed_and_can_be_dismissed(admin, unknown, mongo_db):
