@@ -19,10 +19,11 @@ from pymongo.database import Database
 from services.common.bus.base import Communicator
 from services.common.cache import KeyValueCache
 from services.common.storage.attendance import AttendanceRepository
+from services.common.storage.audit import AuditLog
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog
-from services.web import api, auth, live, pages
-from services.web.auth import UserStore
+from services.web import accounts, api, auth, live, pages
+from services.web.users import UserStore, ensure_settings_account
 from services.web.context import EnrolmentService, WebContext
 from services.web.errors import register_error_handlers
 from services.web.live import LiveFeed
@@ -123,11 +124,17 @@ def create_app(
     users = UserStore(db)
     users.ensure_indexes()
     if settings.web_admin_password:
-        users.ensure_user("admin", settings.web_admin_password, "admin")
+        ensure_settings_account(
+            users, "admin", settings.web_admin_password, "admin", "WEB_ADMIN_PASSWORD"
+        )
     if settings.web_viewer_password:
-        users.ensure_user("viewer", settings.web_viewer_password, "viewer")
+        ensure_settings_account(
+            users, "viewer", settings.web_viewer_password, "viewer", "WEB_VIEWER_PASSWORD"
+        )
     if not users.has_admin():
         logger.error("no admin account exists: set WEB_ADMIN_PASSWORD to create one")
+    audit = AuditLog(db)
+    audit.ensure_indexes()
     feed = LiveFeed()
     context = WebContext(
         settings=settings,
@@ -141,12 +148,13 @@ def create_app(
         pictures=employees.pictures,
         users=users,
         live=feed,
+        audit=audit,
     )
     app.extensions["attendance"] = context
     _install_metrics(app)
     auth.init_auth(app)
     register_error_handlers(app)
-    for blueprint in (ops, auth.bp, pages.bp, api.bp, live.bp):
+    for blueprint in (ops, auth.bp, pages.bp, api.bp, live.bp, accounts.bp):
         app.register_blueprint(blueprint)
     app.after_request(_security_headers)
     _install_filters(app, context)

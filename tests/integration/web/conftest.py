@@ -20,10 +20,11 @@ from services.common.storage.employees import (
     NewFace,
     normalize_name,
 )
+from services.common.storage.sightings import SightingLog
 from services.recognizer.enrolment import EnrolmentError
 from services.web.app import create_app
 from services.web.settings import WebSettings
-from tests.helpers.messages import TINY_JPEG, unit_vector
+from tests.helpers.messages import TINY_JPEG, sighting, unit_vector
 
 ADMIN_PASSWORD = "admin-pass-for-tests"
 VIEWER_PASSWORD = "viewer-pass-for-tests"
@@ -215,6 +216,20 @@ def registered(admin):
 
 def counts(db) -> dict[str, int]:
     return {name: db[name].count_documents({}) for name in ("employees", "embeddings", "pictures")}
+
+
+@pytest.fixture
+def unknown(app):
+    """Log an unknown face (a sighting of nobody) and return its sighting id."""
+    c = app.extensions["attendance"]
+    log = SightingLog(c.db, c.pictures)
+
+    def add(face: bytes = ONE_FACE) -> str:
+        message = sighting(None).model_copy(update={"face_jpeg": face, "snapshot_jpeg": face})
+        log.add(message)
+        return message.sighting_id
+
+    return add
 
 
 _ = np  # numpy is used by helpers importing this module
