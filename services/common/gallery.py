@@ -1,8 +1,8 @@
 """The gallery of employee embeddings, cached for the recognizers.
 
 MongoDB is the system of record. The cache holds one snapshot per model (ids, names, matrix) and
-a version number; a recognizer keeps the matrix in memory and reloads only when the version
-changes. If the cache is flushed, the first reader rebuilds it from MongoDB.
+a version token; a recognizer keeps the snapshot in memory, its matrix built once, and reloads
+only when the token changes. If the cache is flushed, the first reader rebuilds it from MongoDB.
 """
 
 from __future__ import annotations
@@ -11,35 +11,49 @@ import io
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from services.common.cache import KeyValueCache
 from services.common.storage.employees import EMBEDDING_SIZE, EmployeeRepository
+from services.recognizer.matching import GalleryMatrix
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class GallerySnapshot:
-    """Rows of L2-normalised embeddings and, per row, the employee id; names per employee."""
+    """One version of the gallery: the matching matrix (rows of L2-normalised embeddings, each
+    with its employee id) and the employees' names.
 
-    version: int
-    employee_ids: tuple[str, ...]
+    ``version`` is an opaque token, only ever compared for equality: it never repeats, not even
+    after the cache lost every key and its counter started again.
+    """
+
+    version: str
+    matrix: GalleryMatrix
     names: dict[str, str]
-    matrix: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        version: str,
+        employee_ids: Sequence[str],
+        names: dict[str, str],
+        embeddings: np.ndarray,
+    ) -> GallerySnapshot:
+        return cls(version, GalleryMatrix(employee_ids, embeddings), names)
 
     @classmethod
     def empty(cls) -> GallerySnapshot:
-        return cls(0, (), {}, np.zeros((0, EMBEDDING_SIZE), dtype=np.float32))
+        return cls("", GalleryMatrix.empty(EMBEDDING_SIZE), {})
 
-
-def _normalise(matrix: np.ndarray) -> np.ndarray:
-    if len(matrix) == 0:
-        return matrix.astype(np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    @property
+    def employee_ids(self) -> tuple[str, ...]:
+        """The employee of each row of the matrix."""
+        return self.matrix.row_employee_ids
 
 
 class Gallery:
@@ -50,41 +64,42 @@ class Gallery:
         self._data_key = f"gallery:{model_id}:data"
         self._version_key = f"gallery:{model_id}:version"
         self._counter_key = f"gallery:{model_id}:counter"
+        # One reference, replaced whole: readers on other threads see an old or a new snapshot,
+        # never a new version with an old matrix.
         self._snapshot = GallerySnapshot.empty()
-        self._snapshot_version: bytes | None = None
 
-    def changed(self) -> int:
-        """Call after employees or embeddings changed: rebuild the cache and bump the version."""
+    def changed(self) -> str:
+        """Call after employees or embeddings changed: rebuild the cache and move the version."""
         self._cache.set(self._data_key, self._serialise_from_store())
         number = self._cache.incr(self._counter_key)
-        # The number alone could repeat after a flush of the cache (the counter restarts) and a
+        # The counter alone repeats after a flush of the cache (it starts again at 1), and a
         # recognizer holding an old snapshot of the same number would never reload; the random
-        # suffix makes every rebuild's version unique.
-        self._cache.set(self._version_key, f"{number}-{uuid.uuid4().hex[:12]}".encode())
-        logger.info("gallery for %s rebuilt, version %d", self.model_id, number)
-        return number
+        # part makes every rebuild's token new. The number only helps a reader of the logs.
+        version = f"{number}-{uuid.uuid4().hex}"
+        self._cache.set(self._version_key, version.encode())
+        logger.info("gallery for %s rebuilt, version %s", self.model_id, version)
+        return version
 
     def current(self) -> GallerySnapshot:
         """The snapshot to match against, reloaded only when the cached version moved."""
-        version = self._cache.get(self._version_key)
-        if version is None:
-            self.changed()
-            version = self._cache.get(self._version_key)
-        if version != self._snapshot_version:
+        cached = self._cache.get(self._version_key)
+        version = cached.decode() if cached is not None else self.changed()
+        snapshot = self._snapshot
+        if version == snapshot.version:
+            return snapshot
+        data = self._cache.get(self._data_key)
+        if data is None:
+            version = self.changed()
             data = self._cache.get(self._data_key)
-            if data is None:
-                self.changed()
-                version = self._cache.get(self._version_key)
-                data = self._cache.get(self._data_key)
-            self._snapshot = _deserialise(data or b"", _version_number(version))
-            self._snapshot_version = version
-            logger.info(
-                "gallery loaded: %d embeddings of %d employees (version %s)",
-                len(self._snapshot.employee_ids),
-                len(self._snapshot.names),
-                _version_number(version),
-            )
-        return self._snapshot
+        snapshot = _deserialise(data or b"", version)
+        self._snapshot = snapshot
+        logger.info(
+            "gallery loaded: %d embeddings of %d employees (version %s)",
+            len(snapshot.employee_ids),
+            len(snapshot.names),
+            version,
+        )
+        return snapshot
 
     def _serialise_from_store(self) -> bytes:
         ids, matrix = self._employees.gallery(self.model_id)
@@ -92,20 +107,16 @@ class Gallery:
         buffer = io.BytesIO()
         np.savez(
             buffer,
-            matrix=_normalise(matrix),
+            matrix=matrix.astype(np.float32),
             meta=np.frombuffer(json.dumps({"ids": ids, "names": names}).encode(), np.uint8),
         )
         return buffer.getvalue()
 
 
-def _version_number(version: bytes | None) -> int:
-    return int(version.split(b"-", 1)[0]) if version else 0
-
-
-def _deserialise(data: bytes, version: int) -> GallerySnapshot:
+def _deserialise(data: bytes, version: str) -> GallerySnapshot:
     if not data:
-        return GallerySnapshot.empty()
+        return GallerySnapshot.build(version, [], {}, np.zeros((0, EMBEDDING_SIZE), np.float32))
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         meta = json.loads(archive["meta"].tobytes())
         matrix = archive["matrix"]
-    return GallerySnapshot(version, tuple(meta["ids"]), meta["names"], matrix)
+    return GallerySnapshot.build(version, meta["ids"], meta["names"], matrix)

@@ -59,6 +59,7 @@ class GalleryMatrix:
         # Normalise again: a vector stored slightly off unit length would skew every cosine.
         self.matrix = matrix / np.maximum(norms, 1e-12)
         labels = list(employee_ids)
+        self.row_employee_ids = tuple(labels)
         self.employee_ids = sorted(set(labels))
         index = {employee: position for position, employee in enumerate(self.employee_ids)}
         self.row_owner = np.array([index[label] for label in labels], dtype=np.int64)

@@ -22,7 +22,7 @@ from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
-from services.recognizer.matching import GalleryMatrix, Match, match
+from services.recognizer.matching import Match, match
 from services.recognizer.track_agreement import TrackAgreement
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,6 @@ class Recognizer:
         self._cooldown = sighting_cooldown
         self._enroller = enroller
         self._agreement = TrackAgreement(cache, agreement_frames)
-        self._matrix = GalleryMatrix.empty()
-        self._matrix_version = -1
 
     def start(self) -> None:
         self._bus.subscribe(FACES, self.handle, batch_size=self._batch_size)
@@ -92,17 +90,11 @@ class Recognizer:
         embeddings = self._embedder.embed(crops)
         FACES_EMBEDDED.inc(len(faces))
         snapshot = self._gallery.current()
-        matches = match(embeddings, self._matrix_for(snapshot), self._threshold, self._margin)
+        matches = match(embeddings, snapshot.matrix, self._threshold, self._margin)
         return [
             self._sighting(face, crop, verdict, snapshot)
             for face, crop, verdict in zip(faces, crops, matches, strict=True)
         ]
-
-    def _matrix_for(self, snapshot: GallerySnapshot) -> GalleryMatrix:
-        if snapshot.version != self._matrix_version:
-            self._matrix = GalleryMatrix(list(snapshot.employee_ids), snapshot.matrix)
-            self._matrix_version = snapshot.version
-        return self._matrix
 
     def _sighting(
         self, face: FaceMessage, crop: np.ndarray, verdict: Match, snapshot: GallerySnapshot

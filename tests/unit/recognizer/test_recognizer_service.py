@@ -35,11 +35,11 @@ class VectorPerFill:
 
 class FixedGallery:
     def current(self) -> GallerySnapshot:
-        return GallerySnapshot(
-            version=1,
+        return GallerySnapshot.build(
+            version="1-fixed",
             employee_ids=("ada", "bob"),
             names={"ada": "Ada", "bob": "Bob"},
-            matrix=np.stack([unit_vector(ADA), unit_vector(BOB)]),
+            embeddings=np.stack([unit_vector(ADA), unit_vector(BOB)]),
         )
 
 
