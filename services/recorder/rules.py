@@ -47,6 +47,21 @@ def attendance_day(seen_at: datetime, site_zone: ZoneInfo, day_start_hour: int =
     return (local - timedelta(hours=day_start_hour)).date()
 
 
+def implausible_time(
+    seen_at: datetime, now: datetime, *, max_ahead: timedelta, max_age: timedelta
+) -> str | None:
+    """Why no camera can have seen anything at ``seen_at`` (a clock reset to 1970 or set years
+    ahead), or None: such a time would open an attendance day that never was."""
+    when, clock = seen_at.isoformat(), now.isoformat()
+    if seen_at > now + max_ahead:
+        return (
+            f"seen_at {when} is more than {max_ahead.total_seconds() / 3600:g} hours after {clock}"
+        )
+    if seen_at < now - max_age:
+        return f"seen_at {when} is more than {max_age.days} days before {clock}"
+    return None
+
+
 def record_id_for(day: date, employee_id: str) -> str:
     """A record id unique within its day, derived so that every recorder computes the same one."""
     return f"{day:%Y%m%d}-{employee_id}"

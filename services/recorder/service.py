@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
-from services.common.bus.base import Communicator
+from services.common.bus.base import Communicator, PermanentError
 from services.common.bus.topology import ATTENDANCE_EVENTS, SIGHTINGS
 from services.common.contracts import AttendanceEvent, SightingMessage, utc_now
 from services.common.metrics import RECORDS_WRITTEN, SIGHTINGS_STORED
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog, snapshot_picture_id
-from services.recorder.rules import Observation, attendance_day, event_for
+from services.recorder.rules import Observation, attendance_day, event_for, implausible_time
 from services.recorder.settings import RecorderSettings
 
 logger = logging.getLogger(__name__)
+
+
+class ImplausibleSighting(PermanentError):
+    """A sighting whose time no camera can have seen: dead-lettered, with why, unstored."""
 
 
 class Recorder:
@@ -27,12 +31,15 @@ class Recorder:
         attendance: AttendanceRepository,
         sightings: SightingLog,
         settings: RecorderSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._bus = bus
         self._employees = employees
         self._attendance = attendance
         self._sightings = sightings
         self._settings = settings
+        self._clock = clock
 
     def start(self) -> None:
         self._bus.subscribe(SIGHTINGS, self.handle)
@@ -44,6 +51,14 @@ class Recorder:
             self.record(message)
 
     def record(self, sighting: SightingMessage) -> AttendanceEvent | None:
+        problem = implausible_time(
+            sighting.seen_at,
+            self._clock(),
+            max_ahead=self._settings.max_ahead,
+            max_age=self._settings.max_age,
+        )
+        if problem is not None:
+            raise ImplausibleSighting(f"sighting {sighting.sighting_id}: {problem}")
         employee = None
         if sighting.employee_id is not None:
             employee = self._employees.get(sighting.employee_id)
@@ -95,7 +110,7 @@ class Recorder:
         return event
 
     def purge_expired(self) -> int:
-        cutoff = utc_now() - timedelta(days=self._settings.sighting_retention_days)
+        cutoff = self._clock() - timedelta(days=self._settings.sighting_retention_days)
         removed = self._sightings.purge_older_than(cutoff, self._attendance.picture_ids())
         if removed:
             logger.info("retention: removed %d sightings older than %s", removed, cutoff)

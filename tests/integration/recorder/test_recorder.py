@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -12,6 +12,9 @@ from services.recorder.settings import RecorderSettings
 from tests.helpers.messages import MORNING, TINY_JPEG, sighting, unit_vector
 
 pytestmark = pytest.mark.integration
+
+# The recorder's clock, pinned: the sightings of these tests happen on the morning of MORNING.
+NOW = MORNING + timedelta(hours=10)
 
 
 @pytest.fixture
@@ -30,7 +33,12 @@ def recorder(mongo_db, employees):
     settings = RecorderSettings.from_env({}, site_timezone="UTC")
     attendance = AttendanceRepository(mongo_db)
     recorder = Recorder(
-        bus, employees, attendance, SightingLog(mongo_db, employees.pictures), settings
+        bus,
+        employees,
+        attendance,
+        SightingLog(mongo_db, employees.pictures),
+        settings,
+        clock=lambda: NOW,
     )
     return recorder, attendance, bus
 
@@ -103,3 +111,36 @@ def test_retention_removes_old_sightings_but_keeps_attendance_pictures(recorder,
     arrival_picture = attendance.get(event.record_id).record.arrival.picture_id
     assert mongo_db.pictures.count_documents({"_id": arrival_picture}) == 1
     assert mongo_db.pictures.count_documents({"owner_id": "unknown"}) == 2  # the recent one
+
+
+@pytest.mark.parametrize(
+    ("seen_at", "reason"),
+    [
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), "more than 24 hours after"),
+        (NOW + timedelta(days=2), "more than 24 hours after"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "more than 730 days before"),
+        (datetime(1, 1, 1, tzinfo=UTC), "more than 730 days before"),
+    ],
+)
+def test_a_sighting_at_an_impossible_time_is_dead_lettered_with_why_and_stores_nothing(
+    recorder, ana, mongo_db, seen_at, reason
+):
+    service, _, bus = recorder
+    pictures_before = mongo_db.pictures.count_documents({})
+    service.start()
+    odd = sighting(ana.employee_id).model_copy(update={"seen_at": seen_at})
+    bus.publish(SIGHTINGS, odd)
+    while bus.drain_once():
+        pass
+    [dead] = bus.broker.dead_letters
+    assert dead.reason.startswith(f"ImplausibleSighting: sighting {odd.sighting_id}: seen_at")
+    assert reason in dead.reason and dead.attempts == 1
+    assert mongo_db.sightings.count_documents({}) == 0
+    assert mongo_db.attendance.count_documents({}) == 0
+    assert mongo_db.pictures.count_documents({}) == pictures_before
+
+
+def test_a_sighting_within_a_day_ahead_of_the_clock_is_still_recorded(recorder, ana, mongo_db):
+    service, _, _ = recorder
+    assert service.record(sighting(ana.employee_id, 10 * 3600 + 23 * 3600)) is not None
+    assert mongo_db.attendance.count_documents({}) == 1

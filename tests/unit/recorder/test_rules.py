@@ -10,6 +10,7 @@ from services.recorder.rules import (
     apply_sighting,
     attendance_day,
     event_for,
+    implausible_time,
     record_id_for,
 )
 
@@ -127,3 +128,28 @@ def test_in_order_delivery_matches_the_written_rules(batch):
     later = [o for o in ordered if o.seen_at - arrival.seen_at >= GAP]
     assert record.arrival == arrival
     assert record.departure == (later[-1] if later else None)
+
+
+AHEAD, AGE = timedelta(hours=24), timedelta(days=730)
+
+
+@pytest.mark.parametrize(
+    ("seen_at", "why"),
+    [
+        (MORNING + timedelta(hours=24, seconds=1), "more than 24 hours after"),
+        (datetime(9999, 12, 31, tzinfo=UTC), "more than 24 hours after"),
+        (MORNING - timedelta(days=730, seconds=1), "more than 730 days before"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "more than 730 days before"),
+    ],
+)
+def test_a_time_no_camera_can_have_seen_is_named_with_why(seen_at, why):
+    problem = implausible_time(seen_at, MORNING, max_ahead=AHEAD, max_age=AGE)
+    assert problem is not None and why in problem and seen_at.isoformat() in problem
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [timedelta(0), timedelta(hours=24), -timedelta(days=730), -timedelta(days=40)],
+)
+def test_times_within_the_window_are_plausible(offset):
+    assert implausible_time(MORNING + offset, MORNING, max_ahead=AHEAD, max_age=AGE) is None
