@@ -56,9 +56,13 @@ def _enroll(args: argparse.Namespace) -> int:
         settings, connect(settings.mongo_url, settings.mongo_db), connect_cache(settings)
     )
     try:
-        employee = stack.enroller.enroll(args.name, photos)
+        employee = stack.enroller.enroll(
+            args.name, photos, allow_duplicate_face=args.allow_duplicate_face
+        )
     except EnrolmentError as exc:
         sys.stderr.write(f"enrolment refused ({exc.code}): {exc}\n")
+        if exc.code == "face_already_enrolled":
+            sys.stderr.write("(--allow-duplicate-face enrols it anyway, if that is intended)\n")
         return 1
     sys.stdout.write(
         json.dumps(
@@ -94,6 +98,20 @@ def _models(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _users(args: argparse.Namespace) -> int:
+    from services.common.settings import CommonSettings
+    from services.common.storage.mongo import DatabaseUnavailable, connect
+    from services.web.account_commands import run
+
+    settings = CommonSettings.from_env()
+    try:
+        db = connect(settings.mongo_url, settings.mongo_db, attempts=3)
+    except DatabaseUnavailable as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    return run(args, db, sys.stdin, sys.stdout, sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attendance",
@@ -116,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     enroll = commands.add_parser("enroll", help="register an employee from photos")
     enroll.add_argument("--name", required=True)
     enroll.add_argument("photos", nargs="+", metavar="PHOTO")
+    enroll.add_argument(
+        "--allow-duplicate-face",
+        action="store_true",
+        help="enrol even a face that is already another employee's",
+    )
     enroll.set_defaults(run=_enroll)
     evaluate = commands.add_parser(
         "eval", help="measure accuracy on a labelled photo set", add_help=False
@@ -126,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["check", "download"])
     models.add_argument("--models-dir")
     models.set_defaults(run=_models)
+    from services.web.account_commands import add_arguments as add_users_arguments
+
+    users = commands.add_parser(
+        "users", help="web accounts: list, add, set-password, set-role, remove (MONGO_URL)"
+    )
+    add_users_arguments(users)
+    users.set_defaults(run=_users)
     from services.allinone import add_arguments, run_from_args
 
     run = commands.add_parser("run", help="every service in one process (no servers needed)")

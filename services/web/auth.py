@@ -1,8 +1,9 @@
-"""Accounts, sessions, API tokens and CSRF protection.
+"""Who is calling: login and logout, server-side sessions, API tokens, roles and CSRF.
 
-Two roles: ``admin`` (register, delete, assign, tokens) and ``viewer`` (read only); API tokens
-may also carry the ``kiosk`` role, which can only send frames and read live events. Every
-endpoint needs an identity except the few listed in PUBLIC_ENDPOINTS.
+Three roles: ``admin`` (register, delete, assign, accounts, tokens), ``viewer`` (read only) and
+``kiosk`` (the kiosk page only: send frames, read live events). A browser holds a session id
+(see services/web/sessions.py); scripts send an API token. Every endpoint needs an identity
+except the few listed in PUBLIC_ENDPOINTS.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Annotated, Any
 
 from flask import (
     Blueprint,
@@ -27,28 +28,23 @@ from flask import (
     session,
     url_for,
 )
-from pymongo import ASCENDING
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-from werkzeug.security import check_password_hash, generate_password_hash
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from services.common.contracts import utc_now
 from services.web.errors import ApiError
+from services.web.inputs import parse_form
+from services.web.login_throttle import LoginThrottle, Refusal
+from services.web.redirects import local_path_or
+from services.web.users import TOKEN_ROLES as TOKEN_ROLES  # re-exported for older imports
+from services.web.users import UserStore as UserStore  # re-exported for older imports
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("admin", "viewer")
-TOKEN_ROLES = ("admin", "viewer", "kiosk")
 # Served without looking up the caller at all: probes and assets must answer (and /healthz
 # must say "alive") while the database that holds accounts is away.
 ANONYMOUS_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics", "static"})
 PUBLIC_ENDPOINTS = ANONYMOUS_ENDPOINTS | {"auth.login"}
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-TOKEN_PREFIX = "att_"
-MAX_FAILED_LOGINS = 10
-FAILED_LOGIN_WINDOW_S = 15 * 60
-# Compared against when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+KIOSK_PAGE = "pages.kiosk"
 
 bp = Blueprint("auth", __name__)
 
@@ -63,119 +59,55 @@ class Identity:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
-
-@dataclass(frozen=True)
-class ApiToken:
-    token_id: str
-    name: str
-    role: str
-    created_at: datetime
-    created_by: str
+    @property
+    def is_kiosk(self) -> bool:
+        return self.role == "kiosk"
 
 
-def hash_token(secret: str) -> str:
-    # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
+class LoginForm(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    # Generous, but bounded: every character is hashed on purpose slowly.
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class UserStore:
-    """Users (``users`` collection, werkzeug password hashes) and API tokens (hashes only)."""
+class KioskTokenForm(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    def __init__(self, db: Database) -> None:
-        self._users = db.users
-        self._tokens = db.api_tokens
-
-    def ensure_indexes(self) -> None:
-        self._tokens.create_index([("hash", ASCENDING)], unique=True)
-
-    def ensure_user(self, username: str, password: str, role: str) -> bool:
-        """Create the user on first start; an existing password is never overwritten."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}")
-        try:
-            self._users.insert_one(
-                {
-                    "_id": username,
-                    "password_hash": generate_password_hash(password),
-                    "role": role,
-                    "created_at": utc_now(),
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        logger.info("created %s account %r", role, username)
-        return True
-
-    def has_admin(self) -> bool:
-        return self._users.count_documents({"role": "admin"}) > 0
-
-    def authenticate(self, username: str, password: str) -> Identity | None:
-        document = self._users.find_one({"_id": username})
-        if document is None:
-            check_password_hash(_DUMMY_HASH, password)
-            return None
-        if not check_password_hash(document["password_hash"], password):
-            return None
-        return Identity(document["_id"], document["role"], "session")
-
-    def role_of(self, username: str) -> str | None:
-        document = self._users.find_one({"_id": username}, {"role": 1})
-        return document["role"] if document else None
-
-    def create_token(self, name: str, role: str, created_by: str) -> tuple[ApiToken, str]:
-        if role not in TOKEN_ROLES:
-            raise ApiError(400, "invalid_role", f"role must be one of {', '.join(TOKEN_ROLES)}")
-        name = " ".join((name or "").split())
-        if not name or len(name) > 80:
-            raise ApiError(400, "name_required", "a token needs a name of at most 80 characters")
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        document = {
-            "_id": secrets.token_hex(6),
-            "hash": hash_token(secret),
-            "name": name,
-            "role": role,
-            "created_at": utc_now(),
-            "created_by": created_by,
-        }
-        self._tokens.insert_one(document)
-        return _to_token(document), secret
-
-    def tokens(self) -> list[ApiToken]:
-        return [_to_token(d) for d in self._tokens.find().sort("created_at", -1)]
-
-    def revoke_token(self, token_id: str) -> bool:
-        return self._tokens.delete_one({"_id": token_id}).deleted_count == 1
-
-    def identify_token(self, secret: str) -> Identity | None:
-        if not secret.startswith(TOKEN_PREFIX):
-            return None
-        document = self._tokens.find_one({"hash": hash_token(secret)})
-        if document is None:
-            return None
-        return Identity(f"token:{document['name']}", document["role"], "token")
+    kiosk_token: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
 
 
-def _to_token(document: dict) -> ApiToken:
-    return ApiToken(
-        token_id=document["_id"],
-        name=document["name"],
-        role=document["role"],
-        created_at=document["created_at"],
-        created_by=document["created_by"],
-    )
+def current_identity() -> Identity | None:
+    return g.get("identity")
+
+
+def current_session_id() -> str | None:
+    """The id of the caller's browser session (None for API tokens and anonymous callers)."""
+    return g.get("session_id")
 
 
 def csrf_token() -> str:
-    """The per-session token every form and script must send back on a write."""
+    """The token every form and script must send back on a write.
+
+    Logged in, it is derived from the session id, so the cookie carries nothing else; before
+    login (the login form itself) it is a random value kept in the cookie.
+    """
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        return _csrf_for(session_id)
     token = session.get("csrf")
-    if not token:
+    if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
         session["csrf"] = token
     return token
 
 
-def current_identity() -> Identity | None:
-    return g.get("identity")
+def _csrf_for(session_id: str) -> str:
+    key = str(current_app.secret_key).encode()
+    return hmac.new(key, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def _users() -> UserStore:
@@ -185,23 +117,39 @@ def _users() -> UserStore:
 def _load_identity() -> Identity | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        identity = _users().identify_token(header[len("Bearer ") :].strip())
-        if identity is None:
+        token = _users().find_token(header[len("Bearer ") :].strip())
+        if token is None:
             raise ApiError(401, "invalid_token", "the API token is unknown or revoked")
-        return identity
-    username = session.get("user")
-    if not username:
+        return Identity(f"token:{token.name}", token.role, "token")
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
         return None
-    # Re-read the role so that a removed account loses access at once.
-    role = _users().role_of(username)
-    if role is None:
+    users = _users()
+    found = users.sessions.find(session_id)
+    identity = None
+    if found is not None and found.token_id is not None:
+        # A kiosk signed in with a token: the session lives only as long as the token.
+        token = users.token(found.token_id)
+        if token is not None and token.role == "kiosk":
+            identity = Identity(f"token:{token.name}", "kiosk", "session")
+    elif found is not None:
+        # Re-read the role so that a removed or demoted account is refused at once.
+        role = users.role_of(found.user)
+        if role is not None:
+            identity = Identity(found.user, role, "session")
+    if identity is None:
+        users.sessions.end(session_id)
         session.clear()
         return None
-    return Identity(username, role, "session")
+    assert found is not None
+    users.sessions.touch(found, request.remote_addr)
+    g.session_id = session_id
+    return identity
 
 
 def _check_csrf() -> None:
-    expected = session.get("csrf")
+    session_id = session.get("sid")
+    expected = _csrf_for(session_id) if isinstance(session_id, str) else session.get("csrf")
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
         raise ApiError(
@@ -209,6 +157,10 @@ def _check_csrf() -> None:
             "csrf_failed",
             "the form expired or its CSRF token is missing; reload the page and try again",
         )
+
+
+def _is_api_path() -> bool:
+    return request.path.startswith(("/api/", "/live/"))
 
 
 def authenticate_request() -> Any:
@@ -220,18 +172,21 @@ def authenticate_request() -> Any:
     identity = _load_identity()
     g.identity = identity
     if identity is None and endpoint not in PUBLIC_ENDPOINTS:
-        if request.path.startswith(("/api/", "/live/")):
+        if _is_api_path():
             raise ApiError(
                 401, "unauthenticated", "log in or send an API token (Authorization: Bearer ...)"
             )
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.login", next=target))
-    if identity is not None and identity.role == "kiosk":
+    if identity is not None and identity.is_kiosk:
         view = current_app.view_functions.get(endpoint)
         if not getattr(view, "kiosk_allowed", False):
-            raise ApiError(
-                403, "forbidden", "a kiosk token can only send frames and read live events"
-            )
+            if _is_api_path():
+                raise ApiError(
+                    403, "forbidden", "a kiosk can only send frames and read live events"
+                )
+            # A page, not a redirect: sending a kiosk "home" could loop between two refusals.
+            return render_template("kiosk_only.html"), 403
     # Cookie-authenticated writes (the login form included) must prove they come from our
     # pages; bearer tokens are never sent by a browser on its own, so they need no CSRF token.
     if request.method in UNSAFE_METHODS and (identity is None or identity.via == "session"):
@@ -253,50 +208,103 @@ def admin_required(view):
 
 
 def kiosk_allowed(view):
-    """Mark a view that kiosk tokens may call (besides admins and, if reading, viewers)."""
+    """Mark a view that kiosks may call (besides admins and, if reading, viewers)."""
     view.kiosk_allowed = True
     return view
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect after login is a phishing aid.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.dashboard")
+def _start_session(user: str, *, token_id: str | None = None) -> None:
+    """A fresh session id at every login (an id planted before login is worth nothing)."""
+    c = current_app.extensions["attendance"]
+    previous = session.get("sid")
+    if isinstance(previous, str):
+        c.users.sessions.end(previous)
+    session.clear()
+    session.permanent = True
+    session["sid"] = c.users.sessions.create(
+        user,
+        lifetime=timedelta(hours=c.settings.web_session_hours),
+        client=request.remote_addr,
+        token_id=token_id,
+    )
+
+
+def _after_login(role: str) -> Any:
+    target = request.args.get("next")
+    if role == "kiosk":
+        # A kiosk goes to its page, keeping the camera it asked for.
+        kiosk_page = url_for(KIOSK_PAGE)
+        if target and target.split("?", 1)[0] != kiosk_page:
+            target = None
+        return redirect(local_path_or(target, kiosk_page))
+    return redirect(local_path_or(target, url_for("pages.dashboard")))
+
+
+def _refused(refusal: Refusal, username: str) -> Any:
+    logger.warning("login throttled (%s) from %s", refusal.reason, request.remote_addr)
+    page = render_template("login.html", error=refusal.message, username=username)
+    return page, 429, {"Retry-After": str(refusal.retry_after_s)}
+
+
+def _login_with_password() -> Any:
+    form = parse_form(LoginForm)
+    c = current_app.extensions["attendance"]
+    refusal = LoginThrottle(c.cache).claim(account=form.username, address=request.remote_addr)
+    if refusal is not None:
+        return _refused(refusal, form.username)
+    account = c.users.authenticate(form.username, form.password)
+    if account is None:
+        logger.warning("failed login for %r from %s", form.username, request.remote_addr)
+        page = render_template(
+            "login.html", error="Wrong user name or password.", username=form.username
+        )
+        return page, 401
+    _start_session(account.name)
+    logger.info("%s logged in from %s", account.name, request.remote_addr)
+    return _after_login(account.role)
+
+
+def _login_with_kiosk_token() -> Any:
+    form = parse_form(KioskTokenForm)
+    c = current_app.extensions["attendance"]
+    refusal = LoginThrottle(c.cache).claim(account=None, address=request.remote_addr)
+    if refusal is not None:
+        return _refused(refusal, "")
+    token = c.users.find_token(form.kiosk_token)
+    if token is None or token.role != "kiosk":
+        logger.warning("failed kiosk token sign-in from %s", request.remote_addr)
+        page = render_template(
+            "login.html", error="This is not a valid kiosk token.", username="", kiosk=True
+        )
+        return page, 401
+    _start_session(f"token:{token.name}", token_id=token.token_id)
+    logger.info("kiosk token %r signed in from %s", token.name, request.remote_addr)
+    return _after_login("kiosk")
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@kiosk_allowed
 def login():
-    error = None
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
-        ext = current_app.extensions["attendance"]
-        throttle_key = f"web:failed-login:{username.casefold()}:{request.remote_addr}"
-        failures = int(ext.cache.get(throttle_key) or 0)
-        if failures >= MAX_FAILED_LOGINS:
-            error = "Too many failed attempts. Wait 15 minutes and try again."
-            return render_template("login.html", error=error, username=username), 429
-        identity = ext.users.authenticate(username, password)
-        if identity is None:
-            ext.cache.incr(throttle_key, FAILED_LOGIN_WINDOW_S)
-            logger.warning("failed login for %r from %s", username, request.remote_addr)
-            return render_template(
-                "login.html", error="Wrong user name or password.", username=username
-            ), 401
-        ext.cache.delete(throttle_key)
-        # A fresh session (and CSRF token) on login defeats session fixation.
-        session.clear()
-        session.permanent = True
-        session["user"] = identity.name
-        csrf_token()
-        logger.info("%s logged in", identity.name)
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username="")
+    if request.method == "GET":
+        return render_template("login.html", error=None, username="")
+    try:
+        if "kiosk_token" in request.form:
+            return _login_with_kiosk_token()
+        return _login_with_password()
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        page = render_template("login.html", error=exc.message, username="")
+        return page, 400
 
 
 @bp.post("/logout")
+@kiosk_allowed
 def logout():
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        # Deleting the stored session is what ends it: a copy of the cookie is now worthless.
+        _users().sessions.end(session_id)
     session.clear()
     return redirect(url_for("auth.login"))
 

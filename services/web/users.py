@@ -1,0 +1,295 @@
+"""Web accounts (``users``: name, role, password hash) and API tokens (``api_tokens``: hashes).
+
+Roles: ``admin`` changes things, ``viewer`` reads, ``kiosk`` only runs the kiosk page (sends
+frames, reads live events). Every change to an account that should lock someone out (a new
+password, a new role, removal) ends that account's sessions here, whoever asked for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from services.common.contracts import utc_now
+from services.common.settings import SettingsError
+from services.web.errors import ApiError
+from services.web.passwords import WeakPassword, check_password
+from services.web.sessions import SessionStore
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["admin", "viewer", "kiosk"]
+ROLES: tuple[str, ...] = get_args(Role)
+TOKEN_ROLES = ROLES
+TOKEN_PREFIX = "att_"
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+ACCOUNT_NAME_RULE = "1-64 letters, digits or . _ @ - (starting with a letter or digit)"
+# Compared against when the user does not exist, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(Exception):
+    """A refused account change, with a stable code (the web maps it to a status)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str
+    created_at: datetime
+    password_changed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    token_id: str
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+
+
+def hash_token(secret: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class UserStore:
+    def __init__(self, db: Database) -> None:
+        self._users = db.users
+        self._tokens = db.api_tokens
+        self.sessions = SessionStore(db)
+
+    def ensure_indexes(self) -> None:
+        self._tokens.create_index([("hash", ASCENDING)], unique=True)
+        self.sessions.ensure_indexes()
+
+    # -- accounts ---------------------------------------------------------------------------
+    def ensure_user(self, username: str, password: str, role: str) -> bool:
+        """Create the account on first start; an existing password is never overwritten.
+
+        The password must follow the rules even when the account exists already, so a weak
+        one in the settings is refused at every start (``weak_password``).
+        """
+        _check_new_password(password, username)
+        try:
+            self.create_account(username, password, role)
+        except AccountError as exc:
+            if exc.code == "duplicate_account":
+                return False
+            raise
+        return True
+
+    def create_account(self, name: str, password: str, role: str) -> Account:
+        _check_name(name)
+        _check_role(role)
+        _check_new_password(password, name)
+        now = utc_now()
+        document = {
+            "_id": name,
+            "password_hash": generate_password_hash(password),
+            "role": role,
+            "created_at": now,
+            "password_changed_at": now,
+        }
+        try:
+            self._users.insert_one(document)
+        except DuplicateKeyError:
+            raise AccountError("duplicate_account", f"an account named {name!r} exists") from None
+        logger.info("created %s account %r", role, name)
+        return _to_account(document)
+
+    def accounts(self) -> list[Account]:
+        return [_to_account(d) for d in self._users.find().sort("_id", ASCENDING)]
+
+    def account(self, name: str) -> Account | None:
+        document = self._users.find_one({"_id": name}) if ACCOUNT_NAME.match(name) else None
+        return _to_account(document) if document else None
+
+    def has_admin(self) -> bool:
+        return self._users.count_documents({"role": "admin"}) > 0
+
+    def role_of(self, username: str) -> str | None:
+        document = self._users.find_one({"_id": username}, {"role": 1})
+        return document["role"] if document else None
+
+    def authenticate(self, username: str, password: str) -> Account | None:
+        document = self._users.find_one({"_id": username}) if ACCOUNT_NAME.match(username) else None
+        if document is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        if not check_password_hash(document["password_hash"], password):
+            return None
+        return _to_account(document)
+
+    def password_matches(self, username: str, password: str) -> bool:
+        document = self._users.find_one({"_id": username}, {"password_hash": 1})
+        return document is not None and check_password_hash(document["password_hash"], password)
+
+    def set_password(self, name: str, password: str, *, keep_session: str | None = None) -> int:
+        """Change the password and end the account's sessions but ``keep_session``; return how
+        many were ended."""
+        _check_new_password(password, name)
+        result = self._users.update_one(
+            {"_id": name},
+            {
+                "$set": {
+                    "password_hash": generate_password_hash(password),
+                    "password_changed_at": utc_now(),
+                }
+            },
+        )
+        if result.matched_count == 0:
+            raise _no_account(name)
+        return self.sessions.end_for_user(name, keep=keep_session)
+
+    def set_role(self, name: str, role: str, *, keep_session: str | None = None) -> int:
+        """Change the role and end the account's sessions but ``keep_session``; the last admin
+        cannot be demoted."""
+        _check_role(role)
+        before = self._users.find_one_and_update({"_id": name}, {"$set": {"role": role}})
+        if before is None:
+            raise _no_account(name)
+        if before["role"] == "admin" and role != "admin" and not self.has_admin():
+            # Demote first, then look: two admins demoting each other at once both see no
+            # admin left and both put theirs back, so there is never a moment without one.
+            self._users.update_one({"_id": name}, {"$set": {"role": "admin"}})
+            raise _last_admin(name)
+        return self.sessions.end_for_user(name, keep=keep_session)
+
+    def remove(self, name: str) -> int:
+        """Remove the account and end all its sessions; the last admin cannot be removed."""
+        document = self._users.find_one_and_delete({"_id": name})
+        if document is None:
+            raise _no_account(name)
+        if document["role"] == "admin" and not self.has_admin():
+            self._users.insert_one(document)
+            raise _last_admin(name)
+        logger.info("removed %s account %r", document["role"], name)
+        return self.sessions.end_for_user(name)
+
+    def revoke_sessions(self, name: str, *, keep_session: str | None = None) -> int:
+        if self.account(name) is None:
+            raise _no_account(name)
+        return self.sessions.end_for_user(name, keep=keep_session)
+
+    # -- API tokens -------------------------------------------------------------------------
+    def create_token(self, name: str, role: str, created_by: str) -> tuple[ApiToken, str]:
+        if role not in TOKEN_ROLES:
+            raise ApiError(400, "invalid_role", f"role must be one of {', '.join(TOKEN_ROLES)}")
+        name = " ".join((name or "").split())
+        if not name or len(name) > 80:
+            raise ApiError(400, "name_required", "a token needs a name of at most 80 characters")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        document = {
+            "_id": secrets.token_hex(6),
+            "hash": hash_token(secret),
+            "name": name,
+            "role": role,
+            "created_at": utc_now(),
+            "created_by": created_by,
+        }
+        self._tokens.insert_one(document)
+        return _to_token(document), secret
+
+    def tokens(self) -> list[ApiToken]:
+        return [_to_token(d) for d in self._tokens.find().sort("created_at", -1)]
+
+    def token(self, token_id: str) -> ApiToken | None:
+        document = self._tokens.find_one({"_id": token_id})
+        return _to_token(document) if document else None
+
+    def revoke_token(self, token_id: str) -> bool:
+        revoked = self._tokens.delete_one({"_id": token_id}).deleted_count == 1
+        # A kiosk that signed in with this token loses its session too.
+        self.sessions.end_for_token(token_id)
+        return revoked
+
+    def find_token(self, secret: str) -> ApiToken | None:
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        document = self._tokens.find_one({"hash": hash_token(secret)})
+        return _to_token(document) if document else None
+
+
+def _check_name(name: str) -> None:
+    if not ACCOUNT_NAME.match(name):
+        raise AccountError("invalid_name", f"an account name has {ACCOUNT_NAME_RULE}")
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError("invalid_role", f"the role must be one of {', '.join(ROLES)}")
+
+
+def _check_new_password(password: str, name: str) -> None:
+    try:
+        check_password(password, name)
+    except WeakPassword as exc:
+        raise AccountError("weak_password", str(exc)) from None
+
+
+def _no_account(name: str) -> AccountError:
+    return AccountError("not_found", f"no account named {name!r}")
+
+
+def _last_admin(name: str) -> AccountError:
+    return AccountError(
+        "last_admin", f"{name!r} is the last admin; make another account admin first"
+    )
+
+
+def _to_account(document: dict) -> Account:
+    return Account(
+        name=document["_id"],
+        role=document["role"],
+        created_at=document["created_at"],
+        password_changed_at=document.get("password_changed_at"),
+    )
+
+
+def _to_token(document: dict) -> ApiToken:
+    return ApiToken(
+        token_id=document["_id"],
+        name=document["name"],
+        role=document["role"],
+        created_at=document["created_at"],
+        created_by=document["created_by"],
+    )
+
+
+def ensure_settings_account(
+    users: UserStore, name: str, password: str, role: str, setting: str
+) -> None:
+    """Create the account a setting (WEB_ADMIN_PASSWORD...) names, on first start only.
+
+    A weak password in the settings stops the start; a changed one is ignored, and the log
+    says so and how to change the password for real.
+    """
+    try:
+        created = users.ensure_user(name, password, role)
+    except AccountError as exc:
+        raise SettingsError(f"{setting}: {exc}") from None
+    if not created and not users.password_matches(name, password):
+        logger.warning(
+            "%s differs from the password of account %r and is ignored: it only sets the "
+            "password when the account is created; to change it run "
+            "`attendance users set-password %s`",
+            setting,
+            name,
+            name,
+        )
