@@ -143,6 +143,11 @@ class EnrolmentRequest(Message):
 
     With ``preview`` the recognizer only detects and aligns the face of the one photo, as
     enrolment would, and answers with it: nothing is embedded or stored.
+
+    A photo whose face is already enrolled as another employee is refused unless
+    ``allow_duplicate_face``. After ``expires_at`` the requester no longer waits for the answer:
+    the recognizer then does nothing for the request, so that what the requester reported as
+    timed out never happens later.
     """
 
     kind: ClassVar[str] = "enrolment_request"
@@ -151,6 +156,8 @@ class EnrolmentRequest(Message):
     employee_id: Identifier | None = None
     photos: Annotated[list[bytes], Field(min_length=1, max_length=20)]
     preview: Annotated[bool, AddedLater] = False
+    allow_duplicate_face: Annotated[bool, AddedLater] = False
+    expires_at: Annotated[UtcDatetime | None, AddedLater] = None
 
     @model_validator(mode="after")
     def _a_preview_shows_one_photo(self) -> EnrolmentRequest:
@@ -175,6 +182,8 @@ class EnrolmentResult(Message):
     error: str | None = None
     face_jpeg: Annotated[bytes | None, AddedLater] = None
     face_box: Annotated[BoundingBox | None, AddedLater] = None
+    # With error_code "face_already_enrolled": the employee the face already belongs to.
+    conflicting_employee_id: Annotated[Identifier | None, AddedLater] = None
 
 
 class AttendanceEvent(Message):

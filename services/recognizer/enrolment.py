@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
-from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult
+from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult, utc_now
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.storage.employees import (
@@ -20,6 +21,7 @@ from services.common.storage.employees import (
 )
 from services.detector.face_finder import FaceFinder, FoundFace
 from services.recognizer.embedding import FaceEmbedder
+from services.recognizer.matching import DEFAULT_THRESHOLD, closest_employee
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,20 @@ FACE_JPEG_QUALITY = 92
 
 
 class EnrolmentError(EmployeeError):
-    """A photo or name that cannot be enrolled; the message names the problem and the photo."""
+    """A photo or name that cannot be enrolled; the message names the problem and the photo.
+
+    ``conflicting_employee_id`` names the employee a refused face already belongs to.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, conflicting_employee_id: str | None = None
+    ) -> None:
+        super().__init__(code, message)
+        self.conflicting_employee_id = conflicting_employee_id
+
+
+class EnrolmentExpired(Exception):
+    """The requester stopped waiting: nothing may be stored for the request any more."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +66,38 @@ class Enroller:
         employees: EmployeeRepository,
         gallery: Gallery,
         max_photo_bytes: int = 10 * 1024 * 1024,
+        *,
+        match_threshold: float = DEFAULT_THRESHOLD,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._finder = finder
         self._embedder = embedder
         self._employees = employees
         self._gallery = gallery
         self._max_photo_bytes = max_photo_bytes
+        self._match_threshold = match_threshold
+        self._clock = clock
 
-    def enroll(self, name: str, photos: Sequence[bytes]) -> Employee:
-        """Register a new employee; nothing is stored unless every photo has exactly one face."""
+    def enroll(
+        self,
+        name: str,
+        photos: Sequence[bytes],
+        *,
+        allow_duplicate_face: bool = False,
+        expires_at: datetime | None = None,
+    ) -> Employee:
+        """Register a new employee; nothing is stored unless every photo has exactly one face
+        and, unless ``allow_duplicate_face``, no face is already another employee's. Nothing
+        is stored after ``expires_at`` either (:class:`EnrolmentExpired`)."""
         name = normalize_name(name)
         if self._employees.find_by_name(name) is not None:
             raise EnrolmentError(
                 "duplicate_name", f"an employee named {name!r} is already registered"
             )
         faces = self.faces_from_photos(photos)
+        if not allow_duplicate_face:
+            self._refuse_faces_of_others(faces, owner=None)
+        self._still_awaited(expires_at)
         employee = self._employees.create(name, faces, self._embedder.model_id)
         self._gallery.changed()
         logger.info(
@@ -73,13 +105,49 @@ class Enroller:
         )
         return employee
 
-    def add_photos(self, employee_id: str, photos: Sequence[bytes]) -> Employee:
+    def add_photos(
+        self,
+        employee_id: str,
+        photos: Sequence[bytes],
+        *,
+        allow_duplicate_face: bool = False,
+        expires_at: datetime | None = None,
+    ) -> Employee:
+        """Add photos to an employee, on the same terms as :meth:`enroll`."""
         if self._employees.get(employee_id) is None:
             raise EnrolmentError("not_found", f"no employee with id {employee_id}")
         faces = self.faces_from_photos(photos)
+        if not allow_duplicate_face:
+            self._refuse_faces_of_others(faces, owner=employee_id)
+        self._still_awaited(expires_at)
         employee = self._employees.add_faces(employee_id, faces, self._embedder.model_id)
         self._gallery.changed()
         return employee
+
+    def _refuse_faces_of_others(self, faces: Sequence[NewFace], owner: str | None) -> None:
+        """A face the recognizer would take for another employee must not be enrolled again:
+        the two would tie, and the margin would then refuse both people at every camera."""
+        snapshot = self._gallery.current()
+        for number, face in enumerate(faces, 1):
+            closest = closest_employee(face.embedding, snapshot.matrix, excluding=owner)
+            if closest is None or closest.similarity < self._match_threshold:
+                continue
+            name = snapshot.names.get(closest.employee_id, "an employee")
+            raise EnrolmentError(
+                "face_already_enrolled",
+                f"photo {number}: this face is already enrolled as {name} "
+                f"(id {closest.employee_id}; similarity {closest.similarity:.2f}, match "
+                f"threshold {self._match_threshold:.2f})",
+                conflicting_employee_id=closest.employee_id,
+            )
+
+    def _still_awaited(self, expires_at: datetime | None) -> None:
+        now = self._clock()
+        if expires_at is not None and now >= expires_at:
+            raise EnrolmentExpired(
+                f"the requester stopped waiting at {expires_at.isoformat()} "
+                f"({(now - expires_at).total_seconds():.1f}s ago)"
+            )
 
     def faces_from_photos(self, photos: Sequence[bytes]) -> list[NewFace]:
         if not photos:
@@ -130,9 +198,14 @@ class Enroller:
             )
         return rgb, faces[0]
 
-    def handle(self, request: EnrolmentRequest) -> EnrolmentResult:
-        """Serve one enrolment request from the bus; errors become a result, never a crash."""
+    def handle(self, request: EnrolmentRequest) -> EnrolmentResult | None:
+        """Serve one enrolment request from the bus; errors become a result, never a crash.
+
+        A request whose requester stopped waiting gets no answer and changes nothing, whether
+        it expired in the queue or while its photos were being processed.
+        """
         try:
+            self._still_awaited(request.expires_at)
             if request.preview:
                 preview = self.preview(request.photos[0])
                 return EnrolmentResult(
@@ -141,15 +214,26 @@ class Enroller:
                     face_jpeg=preview.face_jpeg,
                     face_box=preview.box,
                 )
+            terms = {
+                "allow_duplicate_face": request.allow_duplicate_face,
+                "expires_at": request.expires_at,
+            }
             if request.employee_id:
-                employee = self.add_photos(request.employee_id, request.photos)
+                employee = self.add_photos(request.employee_id, request.photos, **terms)
                 added = len(request.photos)
             else:
-                employee = self.enroll(request.name or "", request.photos)
+                employee = self.enroll(request.name or "", request.photos, **terms)
                 added = len(employee.photo_ids)
+        except EnrolmentExpired as exc:
+            logger.warning("enrolment request %s skipped: %s", request.request_id, exc)
+            return None
         except EmployeeError as exc:
             return EnrolmentResult(
-                request_id=request.request_id, ok=False, error_code=exc.code, error=str(exc)
+                request_id=request.request_id,
+                ok=False,
+                error_code=exc.code,
+                error=str(exc),
+                conflicting_employee_id=getattr(exc, "conflicting_employee_id", None),
             )
         return EnrolmentResult(
             request_id=request.request_id,

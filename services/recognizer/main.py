@@ -49,7 +49,12 @@ def build_stack(
     employees = EmployeeRepository(db)
     gallery = Gallery(cache, employees, embedder.model_id)
     enroller = Enroller(
-        build_finder(settings), embedder, employees, gallery, settings.enrolment_max_photo_bytes
+        build_finder(settings),
+        embedder,
+        employees,
+        gallery,
+        settings.enrolment_max_photo_bytes,
+        match_threshold=settings.match_threshold,
     )
     return RecognitionStack(embedder, gallery, enroller)
 

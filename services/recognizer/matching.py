@@ -83,6 +83,32 @@ class GalleryMatrix:
         return best
 
 
+@dataclass(frozen=True)
+class Resemblance:
+    """The enrolled employee most like a probe, and how much (cosine similarity)."""
+
+    employee_id: str
+    similarity: float
+
+
+def closest_employee(
+    probe: np.ndarray, gallery: GalleryMatrix, *, excluding: str | None = None
+) -> Resemblance | None:
+    """The employee, other than ``excluding``, whose best embedding is most like ``probe``;
+    None when the gallery holds nobody else."""
+    probe = np.asarray(probe, dtype=np.float32).reshape(1, -1)
+    probe = probe / np.maximum(np.linalg.norm(probe, axis=1, keepdims=True), 1e-12)
+    if len(gallery) == 0:
+        return None
+    best = gallery.best_per_employee(probe)[0]
+    if excluding in gallery.employee_ids:
+        best[gallery.employee_ids.index(excluding)] = -np.inf
+    position = int(np.argmax(best))
+    if not np.isfinite(best[position]):
+        return None
+    return Resemblance(gallery.employee_ids[position], float(best[position]))
+
+
 def match(
     probes: np.ndarray,
     gallery: GalleryMatrix,

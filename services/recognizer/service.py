@@ -77,7 +77,9 @@ class Recognizer:
                 self._cache.set(key, b"1", self._cooldown)
             SIGHTINGS_PUBLISHED.labels("known" if sighting.is_known else "unknown").inc()
 
-    def handle_enrolments(self, requests: Sequence[EnrolmentRequest]) -> list[EnrolmentResult]:
+    def handle_enrolments(
+        self, requests: Sequence[EnrolmentRequest]
+    ) -> list[EnrolmentResult | None]:
         assert self._enroller is not None
         return [self._enroller.handle(request) for request in requests]
 

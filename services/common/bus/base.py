@@ -251,7 +251,8 @@ class Communicator(ABC):
 
     @abstractmethod
     def request(self, channel: Channel[M], message: M, reply_type: type[R], timeout: float) -> R:
-        """Publish a message and wait for the reply its handler returns."""
+        """Publish a message and wait for the reply its handler returns; where the transport
+        can, the message expires unconsumed after ``timeout`` (nobody waits for it then)."""
 
     @abstractmethod
     def run(self) -> None:

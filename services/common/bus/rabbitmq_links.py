@@ -8,6 +8,7 @@ thread-safe); :mod:`services.common.bus.rabbitmq` decides which thread that is.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -298,8 +299,13 @@ class RequestLink(Link):
         self.replies.clear()  # late replies to earlier, timed-out requests
         self.sent = False
         correlation_id = uuid.uuid4().hex
+        # Nobody waits for the reply after the timeout: the broker drops a request still
+        # queued by then instead of having it served for nobody.
         properties = message_properties(
-            channel, reply_to=DIRECT_REPLY_TO, correlation_id=correlation_id
+            channel,
+            reply_to=DIRECT_REPLY_TO,
+            correlation_id=correlation_id,
+            expiration_ms=max(1, math.ceil(timeout * 1000)),
         )
         self.publish(channel, prefix, body, "", properties, confirmed=True)
         self.sent = True

@@ -106,8 +106,10 @@ def message_properties(
     reply_to: str | None = None,
     correlation_id: str | None = None,
     persistent: bool | None = None,
+    expiration_ms: int | None = None,
 ) -> pika.BasicProperties:
-    """Properties for a message of ``channel``: persistent unless the channel is lossy."""
+    """Properties for a message of ``channel``: persistent unless the channel is lossy; the
+    broker drops it unconsumed after ``expiration_ms``, if given."""
     if persistent is None:
         persistent = not channel.lossy
     return pika.BasicProperties(
@@ -117,6 +119,7 @@ def message_properties(
         reply_to=reply_to,
         correlation_id=correlation_id,
         type=channel.message_type.kind,
+        expiration=str(expiration_ms) if expiration_ms is not None else None,
     )
 
 

@@ -130,3 +130,49 @@ def test_a_refused_preview_request_is_answered_with_the_reason(enroller, face_ph
     assert not result.ok and result.error_code == "several_faces"
     assert "2 faces found" in result.error and result.face_jpeg is None
     assert stored(mongo_db) == {"employees": 0, "embeddings": 0, "pictures": 0}
+
+
+# Two photos of one person (see the manifest of ../shared/faces): FaceNet puts them at 0.88.
+CLOONEY, CLOONEY_AGAIN = "deepface/img38.jpg", "deepface/img41.jpg"
+
+
+def test_a_face_already_enrolled_under_another_name_is_refused_naming_its_owner(
+    enroller, face_photo, mongo_db
+):
+    clooney = enroller.enroll("George Clooney", [face_photo(CLOONEY)])
+    before = stored(mongo_db)
+    with pytest.raises(EnrolmentError) as error:
+        enroller.enroll("G. Clooney", [face_photo(CLOONEY_AGAIN)])
+    assert error.value.code == "face_already_enrolled"
+    assert error.value.conflicting_employee_id == clooney.employee_id
+    assert "George Clooney" in str(error.value) and clooney.employee_id in str(error.value)
+    assert stored(mongo_db) == before == {"employees": 1, "embeddings": 1, "pictures": 2}
+
+
+def test_an_admin_may_enrol_a_face_twice_on_purpose(enroller, face_photo, mongo_db):
+    enroller.enroll("George Clooney", [face_photo(CLOONEY)])
+    twin = enroller.enroll("Twin", [face_photo(CLOONEY_AGAIN)], allow_duplicate_face=True)
+    assert EmployeeRepository(mongo_db).get(twin.employee_id).name == "Twin"
+    assert stored(mongo_db) == {"employees": 2, "embeddings": 2, "pictures": 4}
+
+
+def test_photos_of_other_people_and_of_the_same_employee_are_not_duplicates(
+    enroller, face_photo, mongo_db
+):
+    clooney = enroller.enroll("George Clooney", [face_photo(CLOONEY)])
+    enroller.enroll("Lin-Manuel Miranda", [face_photo(ONE_FACE_PHOTO)])
+    enroller.add_photos(clooney.employee_id, [face_photo(CLOONEY_AGAIN)])
+    assert stored(mongo_db) == {"employees": 2, "embeddings": 3, "pictures": 6}
+
+
+def test_a_photo_of_someone_else_is_not_added_to_an_employee(enroller, face_photo, mongo_db):
+    clooney = enroller.enroll("George Clooney", [face_photo(CLOONEY)])
+    lin = enroller.enroll("Lin-Manuel Miranda", [face_photo(ONE_FACE_PHOTO)])
+    result = enroller.handle(
+        EnrolmentRequest(
+            request_id="r3", employee_id=lin.employee_id, photos=[face_photo(CLOONEY_AGAIN)]
+        )
+    )
+    assert not result.ok and result.error_code == "face_already_enrolled"
+    assert result.conflicting_employee_id == clooney.employee_id
+    assert stored(mongo_db)["embeddings"] == 2

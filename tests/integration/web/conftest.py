@@ -45,10 +45,14 @@ TWO_FACES = photo((40, 40, 200))
 
 
 class FakeEnroller:
-    """The Enroller interface without models: red photos have one face, black none, blue two.
+    """The Enroller interface without models: red photos have one face, black none, blue two,
+    and green ones the face of the first employee enrolled (refused as face_already_enrolled,
+    naming that employee, unless allow_duplicate_face).
 
     It stores through the real EmployeeRepository and Gallery, exactly as the real one does.
     """
+
+    FIRST_EMPLOYEES_FACE = photo((40, 200, 40))
 
     def __init__(self, employees: EmployeeRepository, gallery: Gallery) -> None:
         self.employees = employees
@@ -72,22 +76,47 @@ class FakeEnroller:
             faces.append(NewFace(data, TINY_JPEG, unit_vector(len(data) + number + self.calls)))
         return faces
 
-    def enroll(self, name: str, photos: Sequence[bytes]) -> Employee:
+    def _refuse_faces_of_others(self, photos: Sequence[bytes], owner: str | None) -> None:
+        enrolled = self.employees.list_all()
+        if not enrolled:
+            return
+        first = min(enrolled, key=lambda employee: employee.created_at)
+        for number, data in enumerate(photos, 1):
+            red, green, blue = (int(v) for v in decode_image(data).reshape(-1, 3).mean(axis=0))
+            if green > red and green > blue and first.employee_id != owner:
+                raise EnrolmentError(
+                    "face_already_enrolled",
+                    f"photo {number}: this face is already enrolled as {first.name} "
+                    f"(id {first.employee_id}; similarity 0.93, match threshold 0.60)",
+                    conflicting_employee_id=first.employee_id,
+                )
+
+    def enroll(
+        self, name: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False
+    ) -> Employee:
         self.calls += 1
         name = normalize_name(name)
         if self.employees.find_by_name(name) is not None:
             raise EnrolmentError(
                 "duplicate_name", f"an employee named {name!r} is already registered"
             )
-        employee = self.employees.create(name, self._faces(photos), MODEL_ID)
+        faces = self._faces(photos)
+        if not allow_duplicate_face:
+            self._refuse_faces_of_others(photos, owner=None)
+        employee = self.employees.create(name, faces, MODEL_ID)
         self.gallery.changed()
         return employee
 
-    def add_photos(self, employee_id: str, photos: Sequence[bytes]) -> Employee:
+    def add_photos(
+        self, employee_id: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False
+    ) -> Employee:
         self.calls += 1
         if self.employees.get(employee_id) is None:
             raise EnrolmentError("not_found", f"no employee with id {employee_id}")
-        employee = self.employees.add_faces(employee_id, self._faces(photos), MODEL_ID)
+        faces = self._faces(photos)
+        if not allow_duplicate_face:
+            self._refuse_faces_of_others(photos, owner=employee_id)
+        employee = self.employees.add_faces(employee_id, faces, MODEL_ID)
         self.gallery.changed()
         return employee
 

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -96,3 +96,31 @@ def test_a_preview_result_carries_the_face_and_its_box():
 def test_an_enrolment_result_without_a_face_leaves_the_face_fields_out():
     body = EnrolmentResult(request_id="r1", ok=True, employee_id="e1").to_bytes()
     assert b"face_jpeg" not in body and b"face_box" not in body
+
+
+def test_an_ordinary_enrolment_request_leaves_the_duplicate_flag_and_expiry_out():
+    body = EnrolmentRequest(request_id="r1", name="Ana", photos=[b"jpeg"]).to_bytes()
+    assert b"allow_duplicate_face" not in body and b"expires_at" not in body
+
+
+def test_an_enrolment_request_carries_its_duplicate_flag_and_expiry():
+    request = EnrolmentRequest(
+        request_id="r1",
+        name="Ana",
+        photos=[b"jpeg"],
+        allow_duplicate_face=True,
+        expires_at=datetime(2026, 11, 24, 8, 0, 30, tzinfo=UTC),
+    )
+    assert decode(ENROLMENTS, request.to_bytes()) == request
+
+
+def test_a_refused_enrolment_names_the_employee_the_face_belongs_to():
+    result = EnrolmentResult(
+        request_id="r1",
+        ok=False,
+        error_code="face_already_enrolled",
+        error="photo 1: this face is already enrolled as Ana (id e1)",
+        conflicting_employee_id="e1",
+    )
+    assert EnrolmentResult.from_bytes(result.to_bytes()) == result
+    assert b"conflicting_employee_id" not in EnrolmentResult(request_id="r", ok=True).to_bytes()

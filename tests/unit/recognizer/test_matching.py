@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from services.recognizer.matching import GalleryMatrix, match
+from services.recognizer.matching import GalleryMatrix, closest_employee, match
 
 pytestmark = pytest.mark.unit
 
@@ -86,3 +86,21 @@ def test_no_probes_give_no_matches(gallery):
 def test_mismatched_ids_and_embeddings_are_refused():
     with pytest.raises(ValueError, match="employee ids"):
         GalleryMatrix(["alice"], np.zeros((2, 3), dtype=np.float32))
+
+
+def test_the_closest_employee_is_named_with_the_similarity(gallery):
+    closest = closest_employee(probe_with_similarities(0.7, 0.2)[0], gallery)
+    assert closest.employee_id == "alice"
+    assert closest.similarity == pytest.approx(0.7, abs=1e-5)
+
+
+def test_the_closest_employee_can_leave_one_out(gallery):
+    closest = closest_employee(probe_with_similarities(0.7, 0.2)[0], gallery, excluding="alice")
+    assert closest.employee_id == "bob"
+    assert closest.similarity == pytest.approx(0.2, abs=1e-5)
+
+
+def test_nobody_is_closest_in_a_gallery_of_nobody_else():
+    alone = GalleryMatrix(["alice"], np.array([unit(1, 0, 0)]))
+    assert closest_employee(unit(1, 0, 0), alone, excluding="alice") is None
+    assert closest_employee(unit(1, 0, 0), GalleryMatrix.empty(3)) is None
