@@ -1,46 +1,94 @@
-"""Decoding and encoding images safely: every picture entering the system passes through here."""
+"""Decoding and encoding images safely: every picture entering the system passes through here.
+
+Sizes are read from the file's header before a single pixel is decoded, so a small file that
+claims to be enormous (a "decompression bomb") is refused for the few bytes it is.
+"""
 
 from __future__ import annotations
 
+import io
+import struct
+
 import cv2
 import numpy as np
+from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-# A 50-megapixel photo is already far beyond any camera frame or ID photo; past this we refuse
-# to decode rather than let a crafted header allocate gigabytes.
-MAX_PIXELS = 50_000_000
+# 40 megapixels is beyond any ID photo or camera frame (a 36-megapixel camera, a phone's 24);
+# decoding one takes about 160 MB, and past it a crafted header could ask for gigabytes.
+MAX_PIXELS = 40_000_000
 MAX_SNAPSHOT_SIDE = 640
+ACCEPTED_FORMATS = "JPEG, PNG, WebP or BMP"
+
+# The header readers of the formats accepted, called directly: Pillow's Image.open() refuses
+# even to report the size of a very large image (DecompressionBombError) and warns about
+# merely large ones, and its global limit cannot be changed safely from request threads.
+_HEADER_READERS = tuple(
+    Image.OPEN[plugin.format]
+    for plugin in (
+        JpegImagePlugin.JpegImageFile,
+        PngImagePlugin.PngImageFile,
+        WebPImagePlugin.WebPImageFile,
+        BmpImagePlugin.BmpImageFile,
+    )
+)
+_HEADER_ERRORS = (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error, EOFError)
 
 
 class ImageError(ValueError):
     """The bytes are not a usable image; the message says why, for the person who sent it."""
 
 
+class ImageTooLarge(ImageError):
+    """A real image with more pixels than the receiver accepts; the message gives both sizes."""
+
+
 def image_dimensions(data: bytes) -> tuple[int, int] | None:
-    """Width and height from the header of a JPEG/PNG/WebP/BMP without decoding pixels."""
-    import io
+    """Width and height from the header of a JPEG/PNG/WebP/BMP, whatever their size, without
+    decoding pixels; None when the bytes are none of these."""
+    prefix = data[:16]
+    for factory, accept in _HEADER_READERS:
+        if accept is not None and accept(prefix) is not True:
+            continue
+        try:
+            with factory(io.BytesIO(data), None) as image:
+                width, height = image.size
+        except _HEADER_ERRORS:
+            continue
+        if width > 0 and height > 0:
+            return width, height
+    return None
 
-    from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
-
-
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode image bytes into an RGB ``uint8`` array (grayscale and alpha are converted)."""
+def checked_dimensions(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int | None = None
+) -> tuple[int, int]:
+    """The image's width and height, read from its header, once they are known to be within
+    ``max_pixels`` (and ``max_side`` on the longer side); ImageError otherwise."""
     if not data:
         raise ImageError("the file is empty")
     size = image_dimensions(data)
     if size is None:
-        raise ImageError("the file is not an image (JPEG, PNG, WebP or BMP expected)")
+        raise ImageError(f"the file is not an image ({ACCEPTED_FORMATS} expected)")
     width, height = size
+    if max_side is not None and max(width, height) > max_side:
+        raise ImageTooLarge(
+            f"the image is {width}x{height} pixels; at most {max_side} pixels on the longer "
+            "side are accepted"
+        )
     if width * height > max_pixels:
-        raise ImageError(
-            f"the image is {width}x{height} pixels; at most {max_pixels // 1_000_000} "
+        raise ImageTooLarge(
+            f"the image is {width}x{height} pixels; at most {max_pixels / 1_000_000:g} "
             "megapixels are accepted"
         )
+    return width, height
+
+
+def decode_image(
+    data: bytes, max_pixels: int = MAX_PIXELS, *, max_side: int | None = None
+) -> np.ndarray:
+    """Decode image bytes into an RGB ``uint8`` array (grayscale and alpha are converted);
+    ImageError for anything else, ImageTooLarge past ``max_pixels`` or ``max_side``."""
+    checked_dimensions(data, max_pixels=max_pixels, max_side=max_side)
     buffer = np.frombuffer(data, dtype=np.uint8)
     decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.size == 0:

@@ -38,6 +38,13 @@ class WebSettings(CommonSettings):
     web_admin_password: str | None = None
     web_viewer_password: str | None = None
     web_max_upload_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    # Kiosk frames: the longest side accepted (the kiosk page sends 960, capture 1280 by
+    # default), and how many are decoded at once; a frame past either is refused, not queued.
+    web_max_frame_side: Annotated[int, Field(ge=160, le=4096)] = 1920
+    web_max_concurrent_frames: Annotated[int, Field(ge=1, le=64)] = 4
+    # Live views (MJPEG) and event streams (SSE) open at once: each holds a request thread, so
+    # this stays well below the server's threads to leave room for the pages.
+    web_max_streams: Annotated[int, Field(ge=1, le=1000)] = 16
     web_session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
     # Set when the dashboard is served over HTTPS (behind a TLS proxy) so cookies never leak.
     web_cookie_secure: bool = False
