@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -23,11 +24,11 @@ from services.common.storage.audit import AuditLog
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog
 from services.web import accounts, api, auth, live, pages
-from services.web.users import UserStore, ensure_settings_account
 from services.web.context import EnrolmentService, WebContext
 from services.web.errors import register_error_handlers
-from services.web.live import LiveFeed
+from services.web.live import LiveFeed, reusing
 from services.web.settings import WebSettings
+from services.web.users import UserStore, ensure_settings_account
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +105,13 @@ def create_app(
     bus: Communicator,
     enroller: EnrolmentService | None = None,
     live_bus: Communicator | None = None,
+    live_bus_factory: Callable[[], Communicator] | None = None,
     start_live: bool = True,
 ) -> Flask:
     """Build the app. ``bus`` publishes frames; ``live_bus`` (default: ``bus``) is consumed in a
-    background thread for live frames and events; ``enroller`` registers employees."""
+    background thread for live frames and events, and run again after a failure, unless
+    ``live_bus_factory`` is given: it makes a new communicator for each (re)connection of the
+    live feed. ``enroller`` registers employees."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.web_secret_key,
@@ -159,7 +163,7 @@ def create_app(
     app.after_request(_security_headers)
     _install_filters(app, context)
     if start_live:
-        feed.start(live_bus or bus)
+        feed.start(live_bus_factory or reusing(live_bus or bus))
     return app
 
 

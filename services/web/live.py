@@ -1,17 +1,24 @@
 """Live view: the latest frame per camera (MJPEG) and attendance events (Server-Sent Events).
 
-The web process subscribes to FRAMES and ATTENDANCE_EVENTS with private broadcast queues, so it
-sees every message without taking frames away from the detectors.
+The web process subscribes to FRAMES, SIGHTINGS and ATTENDANCE_EVENTS with private broadcast
+queues, so it sees every message without taking frames away from the detectors. When the broker
+goes away the feed reconnects with back-off, as the workers do, and says it is not running (so
+/readyz is false) until it has.
+
+Every stream writes at least every HEARTBEAT_S seconds, even when nothing happens, because a
+server only learns that a client went away when a write fails; the stream then ends and frees
+its request thread. Streams open at once are capped by ``web_max_streams``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +31,7 @@ from services.common.bus.base import Communicator
 from services.common.bus.topology import ATTENDANCE_EVENTS, FRAMES, SIGHTINGS
 from services.common.contracts import AttendanceEvent, BoundingBox, FrameMessage, SightingMessage
 from services.common.images import ImageError, decode_image, encode_jpeg
+from services.common.outages import OutageBackoff
 from services.web.auth import kiosk_allowed
 from services.web.errors import ApiError
 
@@ -34,12 +42,20 @@ MAX_EVENTS = 200
 STALE_CAMERA_S = 60.0
 # Streams end after a while; the page reconnects. This frees server threads of forgotten tabs.
 MAX_STREAM_S = 600.0
-HEARTBEAT_S = 15.0
+# The longest a stream stays silent: a closed client is noticed within a few of these.
+HEARTBEAT_S = 5.0
+# A client refused for too many open streams may try again after this long.
+STREAMS_RETRY_AFTER_S = 10
+# Waits between reconnection attempts to the broker: short at first, then capped.
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
 # Face boxes are drawn on the live view for this long after their sighting arrives.
 SIGHTING_TTL_S = 2.0
 MAX_SIGHTINGS_PER_CAMERA = 64
 KNOWN_RGB = (40, 200, 70)
 UNKNOWN_RGB = (255, 176, 0)
+PLACEHOLDER_RGB = (32, 32, 32)
+PLACEHOLDER_SIZE = (320, 180)
 BOUNDARY = "frame"
 
 bp = Blueprint("live", __name__, url_prefix="/live")
@@ -83,7 +99,15 @@ class LiveFeed:
         self._draw_lock = threading.Lock()
         self._sequence = 0
         self._thread: threading.Thread | None = None
+        # The communicator consumed from; swapped by the consumer thread, stopped by stop().
+        self._bus_lock = threading.Lock()
         self._bus: Communicator | None = None
+        self._connect: Callable[[], Communicator] | None = None
+        self._subscribed: set[str] = set()  # channels subscribed on self._bus
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._streams_lock = threading.Lock()
+        self._streams = 0
 
     # -- feeding ---------------------------------------------------------------------------
     def on_frames(self, messages: Sequence[FrameMessage]) -> None:
@@ -208,32 +232,147 @@ class LiveFeed:
                     return found
                 self._condition.wait(remaining)
 
+    # -- streams ---------------------------------------------------------------------------
+    def open_stream(self, limit: int) -> StreamSlot | None:
+        """A slot for one more stream, or None when ``limit`` streams are open already."""
+        with self._streams_lock:
+            if self._streams >= limit:
+                return None
+            self._streams += 1
+        return StreamSlot(self._close_stream)
+
+    def _close_stream(self) -> None:
+        with self._streams_lock:
+            self._streams -= 1
+
+    @property
+    def open_streams(self) -> int:
+        with self._streams_lock:
+            return self._streams
+
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, bus: Communicator) -> None:
-        """Subscribe (broadcast) and consume in a daemon thread."""
-        bus.subscribe(FRAMES, self.on_frames, broadcast=True)
-        bus.subscribe(ATTENDANCE_EVENTS, self.on_events, broadcast=True)
-        bus.subscribe(SIGHTINGS, self.on_sightings, broadcast=True)
-        self._bus = bus
-        self._thread = threading.Thread(target=self._run, name="web-live-feed", daemon=True)
+    def start(self, connect: Callable[[], Communicator]) -> None:
+        """Consume in a daemon thread from the communicator ``connect`` makes.
+
+        After the communicator failed (the broker was away too long for its own retries), the
+        feed waits, backing off, and asks ``connect`` again: a new communicator is subscribed
+        and run; the same one handed back (an in-memory bus) is run again, keeping its
+        subscriptions. The first connection is tried before returning, so that what is
+        published from then on reaches the feed.
+        """
+        self._connect = connect
+        self._stopping.clear()
+        attached = self._attach()
+        self._thread = threading.Thread(
+            target=self._consume, args=(attached,), name="web-live-feed", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
-        assert self._bus is not None
+    def _attach(self) -> bool:
+        """Take a communicator from the factory and subscribe it; whether that worked."""
+        assert self._connect is not None
         try:
-            self._bus.run()
-        except Exception:
-            logger.exception("live feed consumer stopped")
+            bus = self._connect()
+        except Exception as exc:
+            logger.warning("live feed: cannot make a bus connection: %s", exc)
+            return False
+        with self._bus_lock:
+            previous, self._bus = self._bus, bus
+        if bus is not previous:
+            self._subscribed = set()
+            if previous is not None:
+                _close_quietly(previous)
+        return self._subscribe(bus)
+
+    def _subscribe(self, bus: Communicator) -> bool:
+        handlers = (
+            (FRAMES, self.on_frames),
+            (ATTENDANCE_EVENTS, self.on_events),
+            (SIGHTINGS, self.on_sightings),
+        )
+        for channel, handler in handlers:
+            if channel.name in self._subscribed:
+                continue
+            # Counted even if it fails: a communicator keeps a subscription whose first start
+            # failed and starts it when it runs, so subscribing twice would consume twice.
+            self._subscribed.add(channel.name)
+            try:
+                bus.subscribe(channel, handler, broadcast=True)
+            except Exception as exc:
+                logger.warning("live feed: cannot subscribe to %s: %s", channel.name, exc)
+                return False
+        return True
+
+    def _consume(self, attached: bool) -> None:
+        backoff = OutageBackoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
+        while not self._stopping.is_set():
+            if not attached:
+                delay = backoff.failed()
+                logger.warning("live feed disconnected; reconnecting in %.1fs", delay)
+                if self._stopping.wait(delay):
+                    break
+                attached = self._attach()
+                if not attached:
+                    continue
+                logger.info("live feed reconnected")
+            backoff.succeeded()
+            with self._bus_lock:
+                bus = self._bus
+                if bus is None or self._stopping.is_set():
+                    break
+                self._connected.set()
+            try:
+                bus.run()
+            except Exception as exc:
+                logger.warning("live feed consumer failed: %s", exc)
+            self._connected.clear()
+            attached = False
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the feed consumes from a connected bus (False while it reconnects)."""
+        return self._thread is not None and self._thread.is_alive() and self._connected.is_set()
 
     def stop(self) -> None:
-        if self._bus is not None:
-            self._bus.stop()
+        """Stop consuming and close the communicator consumed from."""
+        self._stopping.set()
+        with self._bus_lock:
+            bus = self._bus
+        if bus is not None:
+            bus.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # The thread may have swapped in a new communicator meanwhile: close the last one.
+        with self._bus_lock:
+            bus, self._bus = self._bus, None
+        if bus is not None:
+            _close_quietly(bus)
+
+
+class StreamSlot:
+    """One open stream's place under the cap; released once, however often it is asked."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+def reusing(bus: Communicator) -> Callable[[], Communicator]:
+    """A factory handing back ``bus`` itself: the live feed runs it again after a failure."""
+    return lambda: bus
+
+
+def _close_quietly(bus: Communicator) -> None:
+    try:
+        bus.close()
+    except Exception as exc:  # a dead connection may fail to close; nothing is left to save
+        logger.debug("live feed: ignoring an error while closing a bus: %r", exc)
 
 
 def _ascii(text: str) -> str:
@@ -315,38 +454,75 @@ def snapshot(camera_id: str) -> Response:
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+def _stream_slot(feed: LiveFeed) -> StreamSlot:
+    limit = current_app.extensions["attendance"].settings.web_max_streams
+    slot = feed.open_stream(limit)
+    if slot is None:
+        raise ApiError(
+            503,
+            "too_many_streams",
+            f"{limit} live streams are open already, the most this server keeps; close one "
+            "or try again later",
+            retry_after_s=STREAMS_RETRY_AFTER_S,
+        )
+    return slot
+
+
+def _streamed(body: Iterator, slot: StreamSlot, mimetype: str, **headers: str) -> Response:
+    response = Response(
+        stream_with_context(body),
+        mimetype=mimetype,
+        headers={"Cache-Control": "no-store", **headers},
+    )
+    # The server closes every response, also one whose client left before its first byte
+    # (whose generator never started, so a ``finally`` in it would never run).
+    response.call_on_close(slot.release)
+    return response
+
+
+@functools.cache
+def placeholder_jpeg() -> bytes:
+    """A dark picture sent while a camera has no frame yet, to keep its stream talking."""
+    width, height = PLACEHOLDER_SIZE
+    return encode_jpeg(np.full((height, width, 3), PLACEHOLDER_RGB, dtype=np.uint8))
+
+
+def _mjpeg_part(jpeg: bytes) -> bytes:
+    # Each part is followed at once by the next boundary: browsers show a part only when they
+    # see the boundary after it, so a trailing boundary shows every frame without waiting for
+    # the next one.
+    return (
+        f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+        + jpeg
+        + f"\r\n--{BOUNDARY}\r\n".encode()
+    )
+
+
 @bp.get("/<camera_id>.mjpg")
 def mjpeg(camera_id: str) -> Response:
     feed = _feed()
     # ``frames`` bounds the stream (tests, thumbnails); by default it runs until MAX_STREAM_S.
     limit = request.args.get("frames", type=int)
+    slot = _stream_slot(feed)
 
     def generate() -> Iterator[bytes]:
         sent = 0
         after = 0
         started = time.monotonic()
-        # Each part is followed at once by the next boundary: browsers show a part only when
-        # they see the boundary after it, so a trailing boundary shows every frame without
-        # waiting for the next one.
         yield f"--{BOUNDARY}\r\n".encode()
         while time.monotonic() - started < MAX_STREAM_S and (limit is None or sent < limit):
             frame = feed.wait_frame(camera_id, after, timeout=HEARTBEAT_S)
             if frame is None:
+                # Nothing new: show the last frame again, so that a client gone away is
+                # noticed by the failed write.
+                latest = feed.latest_frame(camera_id)
+                yield _mjpeg_part(feed.display_jpeg(latest) if latest else placeholder_jpeg())
                 continue
             after = frame.sequence
             sent += 1
-            jpeg = feed.display_jpeg(frame)
-            yield (
-                (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n").encode()
-                + jpeg
-                + f"\r\n--{BOUNDARY}\r\n".encode()
-            )
+            yield _mjpeg_part(feed.display_jpeg(frame))
 
-    return Response(
-        stream_with_context(generate()),
-        mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-        headers={"Cache-Control": "no-store"},
-    )
+    return _streamed(generate(), slot, f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
 
 @bp.get("/events")
@@ -359,6 +535,7 @@ def events() -> Response:
     limit = request.args.get("max", type=int)
     last_id = request.headers.get("Last-Event-ID") or request.args.get("after")
     after = int(last_id) if last_id and last_id.isdigit() else feed.last_sequence()
+    slot = _stream_slot(feed)
 
     def generate() -> Iterator[str]:
         nonlocal after
@@ -376,8 +553,4 @@ def events() -> Response:
                 payload = json.dumps(event_json(item, zone))
                 yield f"id: {item.sequence}\nevent: attendance\ndata: {payload}\n\n"
 
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _streamed(generate(), slot, "text/event-stream", **{"X-Accel-Buffering": "no"})

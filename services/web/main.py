@@ -66,12 +66,30 @@ def build_app(settings: WebSettings, db: Database) -> tuple[Flask, list[Communic
     # recognizer) and the live consumer thread never block one another.
     frames_bus = SerializedBus(connect_bus(settings))
     enrol_bus = SerializedBus(connect_bus(settings))
-    live_bus = connect_bus(settings)
     enroller = BusEnrolmentClient(enrol_bus, EmployeeRepository(db), settings.enrolment_timeout)
     app = create_app(
-        settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
+        settings,
+        db=db,
+        cache=cache,
+        bus=frames_bus,
+        enroller=enroller,
+        live_bus_factory=lambda: connect_live_bus(settings),
     )
-    return app, [frames_bus, enrol_bus, live_bus]
+    # The live feed closes its own connection when it stops.
+    return app, [frames_bus, enrol_bus]
+
+
+def connect_live_bus(settings: WebSettings) -> Communicator:
+    """The live feed's connection, tried once: while the broker is away the feed retries with
+    its own back-off and reports itself not running, so /readyz says so at once."""
+    from services.common.bus.rabbitmq import RabbitMQCommunicator
+
+    return RabbitMQCommunicator(
+        settings.rabbitmq_url,
+        settings.attendance_bus_prefix,
+        max_attempts=settings.attendance_max_attempts,
+        connect_attempts=1,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
