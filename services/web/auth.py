@@ -288,7 +288,8 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None, username="")
     try:
-        if "kiosk_token" in request.form:
+        # One form: the kiosk button sends a token, the other the name and password.
+        if request.form.get("kiosk_token", "").strip():
             return _login_with_kiosk_token()
         return _login_with_password()
     except ApiError as exc:
