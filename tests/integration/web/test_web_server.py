@@ -176,6 +176,35 @@ def test_a_body_far_above_the_upload_limit_is_refused_by_the_server(serve):
     assert answer.status_code == 413
 
 
+def test_a_stream_learns_at_once_that_its_client_went_away(serve):
+    waited: list[float] = []
+
+    def stream_until_the_client_leaves(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        gone = environ["waitress.client_disconnected"]
+
+        def parts():
+            yield b"started\n"
+            started = time.monotonic()
+            while not gone() and time.monotonic() - started < 10:
+                time.sleep(0.02)
+            waited.append(time.monotonic() - started)
+
+        return parts()
+
+    running = serve(WebServer(stream_until_the_client_leaves, "127.0.0.1", 0, threads=4))
+    with socket.create_connection(("127.0.0.1", running.server.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        received = b""
+        while b"started" not in received:
+            chunk = client.recv(4096)
+            assert chunk, received
+            received += chunk
+        left = time.monotonic()
+    wait_until(lambda: waited, 5, "the stream to notice", interval=0.02)
+    assert time.monotonic() - left < 2 and waited[0] < 2
+
+
 def test_a_server_stopped_before_serving_closes_its_port(serve):
     server = WebServer(echo_client_address, "127.0.0.1", 0, threads=4)
     port = server.port
