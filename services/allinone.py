@@ -30,6 +30,7 @@ from pathlib import Path
 
 from services.common.bus.base import Communicator
 from services.common.cache import InMemoryCache, KeyValueCache, RedisCache
+from services.common.redact import redact_url
 from services.common.runtime import configure_logging
 from services.common.settings import SettingsError
 
@@ -208,13 +209,17 @@ class LockedEnroller:
         self._inner = inner
         self._lock = threading.Lock()
 
-    def enroll(self, name: str, photos: Sequence[bytes]):
+    def enroll(self, name: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False):
         with self._lock:
-            return self._inner.enroll(name, photos)
+            return self._inner.enroll(name, photos, allow_duplicate_face=allow_duplicate_face)
 
-    def add_photos(self, employee_id: str, photos: Sequence[bytes]):
+    def add_photos(
+        self, employee_id: str, photos: Sequence[bytes], *, allow_duplicate_face: bool = False
+    ):
         with self._lock:
-            return self._inner.add_photos(employee_id, photos)
+            return self._inner.add_photos(
+                employee_id, photos, allow_duplicate_face=allow_duplicate_face
+            )
 
     def preview(self, photo: bytes):
         with self._lock:
@@ -443,9 +448,14 @@ class AllInOne:
             from services.web.main import SerializedBus
 
             frames_bus = SerializedBus(frames_bus)
-        live_bus = new_bus("web-live")
         app = create_app(
-            settings, db=db, cache=cache, bus=frames_bus, enroller=enroller, live_bus=live_bus
+            settings,
+            db=db,
+            cache=cache,
+            bus=frames_bus,
+            enroller=enroller,
+            # A fresh connection each time the live feed reconnects after a broker outage.
+            live_bus_factory=lambda: new_bus("web-live"),
         )
         serve_all_metrics(app)
         self._cleanups.append(app.extensions["attendance"].live.stop)
@@ -469,7 +479,9 @@ class AllInOne:
                 logger.exception("capture stopped on an error (the dashboard keeps running)")
 
         threading.Thread(target=capture, name="capture", daemon=True).start()
-        logger.info("capturing %s as camera %r", settings.capture_source, settings.camera_id)
+        logger.info(
+            "capturing %s as camera %r", redact_url(settings.capture_source), settings.camera_id
+        )
 
     def shutdown(self) -> None:
         self.stopping.set()

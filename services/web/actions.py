@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from werkzeug.datastructures import FileStorage
 
 from services.common.bus.base import BusUnavailable, RequestTimeout
-from services.common.bus.topology import FRAMES
-from services.common.contracts import FrameMessage, new_id, utc_now
-from services.common.images import ImageError, decode_image, encode_jpeg
+from services.common.images import ImageError, decode_image
 from services.common.storage.employees import Employee, EmployeeError, normalize_name
 from services.recognizer.enrolment import FacePreview
 from services.web.audit import audit
@@ -21,8 +18,6 @@ from services.web.errors import ApiError
 logger = logging.getLogger(__name__)
 
 MAX_PHOTOS = 20
-CAMERA_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,64}$")
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def read_photos(files: list[FileStorage]) -> list[bytes]:
@@ -63,8 +58,13 @@ def _call(action):
     except EmployeeError as exc:
         raise ApiError.from_employee_error(exc) from exc
     except RequestTimeout as exc:
+        # The request expires when the wait ends (RabbitMQ drops it, the recognizer skips it),
+        # so "nothing was registered" is true, and trying again cannot register twice.
         raise ApiError(
-            504, "enrolment_timeout", "the recognizer did not answer in time; try again"
+            504,
+            "enrolment_timeout",
+            "the recognizer did not answer in time; nothing was registered and the request "
+            "was withdrawn, so it is safe to try again",
         ) from exc
     except BusUnavailable as exc:
         raise ApiError(503, "bus_unavailable", "the message broker cannot be reached") from exc
@@ -231,32 +231,3 @@ def dismiss_unknown(ctx: WebContext, sighting_id: str) -> None:
         raise ApiError(404, "not_found", f"no unknown face {sighting_id}")
     ctx.sightings.remove(sighting_id)
     audit("unknown_face.dismiss", sighting_id, camera_id=sighting.camera_id)
-
-
-def publish_frame(ctx: WebContext, camera_id: str, data: bytes) -> FrameMessage:
-    """Publish a kiosk's picture as a camera frame (re-encoded to JPEG when it is not one)."""
-    if not camera_id or not CAMERA_ID.match(camera_id):
-        raise ApiError(400, "invalid_camera", "camera_id: 1-64 letters, digits or . _ : @ / -")
-    if not data:
-        raise ApiError(
-            400, "frame_required", "send the frame as the request body or a 'frame' file"
-        )
-    try:
-        rgb = decode_image(data)
-    except ImageError as exc:
-        raise ApiError(415, "not_an_image", str(exc)) from exc
-    jpeg = data if data.startswith(JPEG_MAGIC) else encode_jpeg(rgb)
-    height, width = rgb.shape[:2]
-    message = FrameMessage(
-        frame_id=new_id(),
-        camera_id=camera_id,
-        captured_at=utc_now(),
-        width=width,
-        height=height,
-        jpeg=jpeg,
-    )
-    try:
-        ctx.bus.publish(FRAMES, message)
-    except BusUnavailable as exc:
-        raise ApiError(503, "bus_unavailable", "the message broker cannot be reached") from exc
-    return message

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.recognizer.enrolment import FacePreview
-from services.web import actions, queries
+from services.web import actions, frames, queries
 from services.web.audit import audit
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import WebContext, ctx
@@ -352,7 +352,7 @@ def upload_frame(query: FrameQuery):
         data = request.get_data(cache=False)
     else:
         raise ApiError(415, "unsupported_media_type", "send image/jpeg (or multipart 'frame')")
-    message = actions.publish_frame(ctx(), camera_id or "", data)
+    message = frames.publish_frame(ctx(), camera_id or "", data)
     return jsonify({"frame_id": message.frame_id, "camera_id": message.camera_id}), 202
 
 

@@ -63,7 +63,8 @@ def accepts(
         def wrapper(**path_values: Any):
             arguments: dict[str, Any] = {}
             if spec.path is not None:
-                arguments.update(parse(spec.path, path_values, "path").model_dump())
+                values = parse(spec.path, path_values, "path")
+                arguments.update({name: getattr(values, name) for name in spec.path.model_fields})
             else:
                 arguments.update(path_values)
             if spec.query is not None:

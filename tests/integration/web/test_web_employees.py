@@ -129,7 +129,7 @@ def test_more_photos_can_be_added(admin, registered, mongo_db):
     assert refused.status_code == 422
     assert mongo_db.embeddings.count_documents({}) == 2
     missing = admin.post(
-        "/api/v1/employees/nobody/photos",
+        "/api/v1/employees/0123456789ab/photos",
         data={"photo": upload(ONE_FACE)},
         content_type="multipart/form-data",
     )
@@ -137,10 +137,10 @@ def test_more_photos_can_be_added(admin, registered, mongo_db):
 
 
 def test_unknown_employee_is_a_json_404(admin):
-    response = admin.get("/api/v1/employees/nobody")
+    response = admin.get("/api/v1/employees/0123456789ab")
     assert response.status_code == 404
     assert response.get_json() == {
-        "error": {"code": "not_found", "message": "no employee with id nobody"}
+        "error": {"code": "not_found", "message": "no employee with id 0123456789ab"}
     }
 
 
@@ -226,7 +226,7 @@ def test_deleting_removes_every_trace_and_frees_the_name(
     assert not any(employee_id in str(d) for d in mongo_db.pictures.find({}, {"jpeg": 0}))
     # The cached gallery moved on and no longer holds the person; Bo is untouched.
     snapshot = gallery.current()
-    assert snapshot.version > version and employee_id not in snapshot.employee_ids
+    assert snapshot.version != version and employee_id not in snapshot.employee_ids
     assert bo["employee_id"] in snapshot.employee_ids
     assert mongo_db.attendance.count_documents({"employee_id": bo["employee_id"]}) == 1
     assert admin.delete(f"/api/v1/employees/{employee_id}").status_code == 404

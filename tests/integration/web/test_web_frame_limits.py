@@ -103,8 +103,8 @@ def test_an_oversized_kiosk_frame_is_refused_over_http_and_nothing_is_published(
     response = admin.post(
         "/api/v1/frames?camera_id=door", data=BOMBS[bomb], content_type="image/png"
     )
-    # 415 from the image check, or 413 from the frame size check once the route uses it.
-    assert response.status_code in (413, 415), response.text
+    assert response.status_code == 413, response.text
+    assert response.get_json()["error"]["code"] == "frame_too_large"
     assert f"{bomb} pixels" in response.get_json()["error"]["message"]
     assert published(detector) == []
 

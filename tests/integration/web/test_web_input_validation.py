@@ -3,6 +3,8 @@ field, and nothing is stored (issue 10, item 1; dates, item 7)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.web.conftest import ONE_FACE, counts, upload
@@ -61,7 +63,11 @@ def test_a_number_in_place_of_a_name_is_refused(admin, unknown, mongo_db):
 def test_malformed_json_of_any_shape_is_a_400(admin, unknown, mongo_db, body):
     sighting_id = unknown()
     before = _stored(mongo_db)
-    response = admin.post(f"/api/v1/unknown-faces/{sighting_id}/assign", json=body)
+    response = admin.post(
+        f"/api/v1/unknown-faces/{sighting_id}/assign",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
     assert response.status_code == 400, response.text
     assert response.get_json()["error"]["code"] in ("invalid_input", "invalid_json")
     assert _stored(mongo_db) == before

@@ -62,9 +62,9 @@ def test_an_employee_can_be_registered_from_a_live_camera(admin, bus, enroller, 
     received: list[bytes] = []
     original = enroller.enroll
 
-    def spy(name, photos):
+    def spy(name, photos, **options):
         received.extend(photos)
-        return original(name, photos)
+        return original(name, photos, **options)
 
     enroller.enroll = spy
     bus.publish(FRAMES, _frame("door", ONE_FACE))

@@ -15,7 +15,6 @@ from services.common.storage.employees import Employee
 from services.recognizer.enrolment import EnrolmentError, FacePreview
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.openapi import openapi_path
-from services.web.queries import _csv_safe
 from services.web.settings import WebSettings
 
 pytestmark = pytest.mark.unit
@@ -133,10 +132,3 @@ def test_the_bus_client_maps_a_refused_preview_to_an_enrolment_error():
 def test_openapi_paths_use_braces():
     assert openapi_path("/employees/<employee_id>/photos") == "/employees/{employee_id}/photos"
     assert openapi_path("/pictures/<string:picture_id>") == "/pictures/{picture_id}"
-
-
-@pytest.mark.parametrize(
-    ("cell", "safe"), [("Ana", "Ana"), ("=1+1", "'=1+1"), ("@x", "'@x"), ("-2", "'-2")]
-)
-def test_csv_cells_cannot_become_formulas(cell, safe):
-    assert _csv_safe(cell) == safe
