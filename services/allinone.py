@@ -431,8 +431,8 @@ class AllInOne:
 
     def start_web(self, settings, db, cache, new_bus, enroller) -> None:
         from services.web.app import create_app
-        from services.web.auth import UserStore
         from services.web.server import web_server
+        from services.web.users import UserStore
 
         users = UserStore(db)
         if not settings.web_admin_password and not users.has_admin():

@@ -21,9 +21,9 @@ from services.common.storage.pictures import PictureStore
 from services.common.storage.sightings import SightingLog
 from services.recognizer.enrolment import FacePreview
 from services.recorder.rules import attendance_day
-from services.web.auth import UserStore
 from services.web.live import LiveFeed
 from services.web.settings import WebSettings
+from services.web.users import UserStore
 
 
 class EnrolmentService(Protocol):

@@ -138,6 +138,20 @@ class EventsQuery(_Query):
     camera: OptionalCamera = None
 
 
+class CameraPath(BaseModel):
+    camera_id: CameraId
+
+
+class MjpegQuery(_Query):
+    frames: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+
+
+class LiveEventsQuery(_Query):
+    camera: OptionalCamera = None
+    max: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    after: Annotated[int | None, Field(ge=0, le=2**62)] = None
+
+
 class FrameQuery(_Query):
     camera_id: OptionalCamera = None
 

@@ -34,6 +34,8 @@ from services.common.images import ImageError, decode_image, encode_jpeg
 from services.common.outages import OutageBackoff
 from services.web.auth import kiosk_allowed
 from services.web.errors import ApiError
+from services.web.input_models import CameraPath, LiveEventsQuery, MjpegQuery
+from services.web.inputs import accepts
 
 logger = logging.getLogger(__name__)
 
@@ -446,6 +448,7 @@ def _feed() -> LiveFeed:
 
 @bp.get("/<camera_id>.jpg")
 @kiosk_allowed
+@accepts(path=CameraPath)
 def snapshot(camera_id: str) -> Response:
     frame = _feed().latest_frame(camera_id)
     if frame is None:
@@ -499,10 +502,11 @@ def _mjpeg_part(jpeg: bytes) -> bytes:
 
 
 @bp.get("/<camera_id>.mjpg")
-def mjpeg(camera_id: str) -> Response:
+@accepts(path=CameraPath, query=MjpegQuery)
+def mjpeg(camera_id: str, query: MjpegQuery) -> Response:
     feed = _feed()
     # ``frames`` bounds the stream (tests, thumbnails); by default it runs until MAX_STREAM_S.
-    limit = request.args.get("frames", type=int)
+    limit = query.frames
     slot = _stream_slot(feed)
 
     def generate() -> Iterator[bytes]:
@@ -527,14 +531,19 @@ def mjpeg(camera_id: str) -> Response:
 
 @bp.get("/events")
 @kiosk_allowed
-def events() -> Response:
+@accepts(query=LiveEventsQuery)
+def events(query: LiveEventsQuery) -> Response:
     """Server-Sent Events: one ``attendance`` event per AttendanceEvent (optionally per camera)."""
     feed = _feed()
     zone = current_app.extensions["attendance"].settings.zone
-    camera_id = request.args.get("camera") or None
-    limit = request.args.get("max", type=int)
-    last_id = request.headers.get("Last-Event-ID") or request.args.get("after")
-    after = int(last_id) if last_id and last_id.isdigit() else feed.last_sequence()
+    camera_id = query.camera
+    limit = query.max
+    # A browser reconnecting sends the last id it saw; anything but a sequence number is ignored.
+    last_id = request.headers.get("Last-Event-ID", "")
+    if last_id.isdigit() and len(last_id) <= 18:
+        after = int(last_id)
+    else:
+        after = query.after if query.after is not None else feed.last_sequence()
     slot = _stream_slot(feed)
 
     def generate() -> Iterator[str]:

@@ -18,10 +18,10 @@ from services.common.settings import SettingsError
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.web.app import create_app
-from services.web.auth import UserStore
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.server import serve_until_signalled
 from services.web.settings import WebSettings
+from services.web.users import UserStore
 
 logger = logging.getLogger(__name__)
 

@@ -108,6 +108,10 @@ def test_a_token_of_a_wrong_shape_is_not_created(admin, mongo_db, body):
         ("/api/v1/employees/3f2a9c0d1e4b%7B/attendance", "employee_id"),
         ("/api/v1/pictures/a%20b", "picture_id"),
         ("/api/v1/attendance/yesterday", "day"),
+        ("/live/a%20b.jpg", "camera_id"),
+        ("/live/door.mjpg?frames=many", "frames"),
+        ("/live/events?max=-3", "max"),
+        ("/live/events?after=1e3", "after"),
     ],
 )
 def test_query_and_path_values_of_a_wrong_type_are_400s_naming_the_field(admin, url, field):

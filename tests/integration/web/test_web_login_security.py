@@ -10,7 +10,6 @@ import pytest
 
 from services.common.cache import InMemoryCache
 from services.common.contracts import utc_now
-from services.web.auth import kiosk_allowed
 from services.web.login_throttle import LOGIN_WINDOW_S, MAX_LOGIN_CHECKS
 from services.web.sessions import session_key
 from tests.helpers.logins import page_csrf, post_kiosk_token, post_login, session_cookie
@@ -48,10 +47,7 @@ def checks(app):
 
 @pytest.fixture
 def kiosk_page(app):
-    view = app.view_functions["pages.kiosk"]
-    # The kiosk page is marked in pages.py; mark it here too until that change has landed.
-    if not getattr(view, "kiosk_allowed", False):
-        kiosk_allowed(view)
+    assert getattr(app.view_functions["pages.kiosk"], "kiosk_allowed", False)
     return "/kiosk"
 
 
