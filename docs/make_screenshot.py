@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from PIL import Image
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from services.allinone import MongoWireServer, free_port
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
@@ -40,6 +39,7 @@ from services.common.cache import InMemoryCache
 from services.common.storage.mongo import connect
 from services.web.app import create_app
 from services.web.context import WebContext
+from services.web.server import WebServer
 from services.web.settings import WebSettings
 
 # The synthetic data lives in the ``screenshot`` package beside this file. Run as a script, this
@@ -70,7 +70,7 @@ class RunningWeb:
 
     url: str
     app: Flask
-    server: BaseWSGIServer
+    server: WebServer
     thread: threading.Thread
     broker: InMemoryBroker
     buses: list[InMemoryCommunicator]
@@ -85,8 +85,7 @@ class RunningWeb:
         return bus
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         self.thread.join(timeout=10)
         self.context.live.stop()
         for bus in self.buses:
@@ -112,8 +111,7 @@ def start_web(mongo_url: str, timezone: str) -> RunningWeb:
     broker = InMemoryBroker()
     buses = [InMemoryCommunicator(broker), InMemoryCommunicator(broker)]
     app = create_app(settings, db=db, cache=InMemoryCache(), bus=buses[0], live_bus=buses[1])
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    server.daemon_threads = True  # the page's event stream must not hold the shutdown
+    server = WebServer(app, "127.0.0.1", port, threads=8)
     thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     thread.start()
     logger.info("dashboard on http://127.0.0.1:%d", port)
@@ -185,7 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in (logger.name, "screenshot"):  # this script's progress lines, not the product's
         logging.getLogger(name).setLevel(logging.INFO)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     zone = ZoneInfo(args.timezone)
     with (
         tempfile.TemporaryDirectory(prefix="attendance-screenshot-") as scratch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.common.settings import CommonSettings, known_time_zone
 
@@ -84,6 +84,16 @@ class WebSettings(CommonSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value if value else None
+
+    @model_validator(mode="after")
+    def _room_for_pages_beside_streams(self) -> WebSettings:
+        # Streams hold a thread each; with no thread left over, every page would hang.
+        if self.web_max_streams >= self.web_threads:
+            raise ValueError(
+                f"WEB_MAX_STREAMS ({self.web_max_streams}) must be below WEB_THREADS "
+                f"({self.web_threads}), or live views leave no thread for the pages"
+            )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

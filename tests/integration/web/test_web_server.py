@@ -232,6 +232,7 @@ def test_attendance_web_serves_with_waitress_and_stops_on_sigterm_with_a_stream_
         "WEB_SECRET_KEY": "a-test-secret-key-that-is-long-enough",
         "WEB_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "WEB_THREADS": "8",
+        "WEB_MAX_STREAMS": "4",
     }
     web = ServiceProcess("web", env, tmp_path)
     base = f"http://127.0.0.1:{port}"
