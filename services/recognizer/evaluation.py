@@ -365,15 +365,48 @@ def _summary(result: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="attendance eval", description="Measure face recognition accuracy on a photo set."
+        prog="attendance eval",
+        description="Measure face recognition accuracy on a labelled photo set (--manifest) "
+        "or under LFW's protocol (--lfw DIR --pairs FILE).",
     )
-    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json")
+    photo_set = parser.add_mutually_exclusive_group(required=True)
+    photo_set.add_argument("--manifest", type=Path, help="manifest.json")
+    photo_set.add_argument(
+        "--lfw", type=Path, help="LFW's photo folder (the one holding lfw/, or lfw/ itself)"
+    )
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        help="with --lfw: a pairs file in LFW's format (View 1's pairsDevTrain.txt or "
+        "pairsDevTest.txt, View 2's pairs.txt)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="with --lfw: keep the photos' embeddings in this .npz file, so a re-run only "
+        "re-scores (entries are keyed by photo path and the pipeline's model id and settings)",
+    )
     parser.add_argument("--root", type=Path, help="folder the manifest paths are relative to")
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
-    parser.add_argument("--detector", choices=("short", "full"), default="short")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help=f"match threshold (default: {DEFAULT_THRESHOLD}; with --lfw, MATCH_THRESHOLD)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help=f"match margin (default: {DEFAULT_MARGIN}; with --lfw, MATCH_MARGIN)",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=("short", "full"),
+        default=None,
+        help="detector model (default: short; with --lfw, DETECTOR_MODEL)",
+    )
     parser.add_argument(
         "--facenet-weights",
         type=Path,
@@ -387,14 +420,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="score the manifest as it is, without the known re-labelling of strangers",
     )
     args = parser.parse_args(argv)
+    if args.lfw is not None:
+        if args.pairs is None:
+            parser.error("--lfw needs --pairs PAIRS_FILE")
+        return _main_lfw(args)
+    if args.pairs is not None or args.cache is not None:
+        parser.error("--pairs and --cache go with --lfw")
     root = args.root or args.manifest.parent
     result = evaluate(
         args.manifest,
         root,
         models_dir=args.models_dir,
-        threshold=args.threshold,
-        margin=args.margin,
-        detector_model=args.detector,
+        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+        margin=DEFAULT_MARGIN if args.margin is None else args.margin,
+        detector_model=args.detector or "short",
         facenet_weights=args.facenet_weights,
         as_labelled=args.as_labelled,
     )
@@ -402,4 +441,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
         sys.stdout.write(_summary(result))
+    return 0
+
+
+def _main_lfw(args: argparse.Namespace) -> int:
+    """`attendance eval --lfw`: the recognizer's settings, with the command line's overrides."""
+    from services.common.settings import SettingsError
+    from services.recognizer.lfw_evaluation import LfwDataError, evaluate_lfw, summary
+    from services.recognizer.lfw_protocol import PairsFormatError
+    from services.recognizer.settings import RecognizerSettings
+
+    overrides = {
+        "attendance_models_dir": args.models_dir,
+        "detector_model": args.detector,
+        "facenet_weights": args.facenet_weights,
+    }
+    try:
+        settings = RecognizerSettings.from_env(
+            **{name: value for name, value in overrides.items() if value is not None}
+        )
+        result = evaluate_lfw(
+            args.lfw,
+            args.pairs,
+            settings=settings,
+            threshold=args.threshold,
+            margin=args.margin,
+            cache_path=args.cache,
+            progress=sys.stderr.isatty(),
+        )
+    except (PairsFormatError, LfwDataError, SettingsError, FileNotFoundError) as exc:
+        sys.stderr.write(f"attendance eval: {exc}\n")
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write(summary(result))
     return 0

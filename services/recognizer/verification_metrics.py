@@ -117,3 +117,78 @@ def tar_interval(
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class FoldAccuracy:
+    """Verification accuracy of each fold at the threshold chosen without it."""
+
+    accuracies: tuple[float, ...]
+    thresholds: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def std(self) -> float:
+        """Spread of the fold accuracies (``np.std``, as FaceNet's LFW script reports it)."""
+        return float(np.std(self.accuracies))
+
+    @property
+    def standard_error(self) -> float:
+        """LFW's own figure: the sample standard deviation over the square root of the folds."""
+        if len(self.accuracies) < 2:
+            return float("nan")
+        return float(np.std(self.accuracies, ddof=1) / np.sqrt(len(self.accuracies)))
+
+
+def best_threshold(scores: np.ndarray, same_person: np.ndarray) -> tuple[float, float]:
+    """(threshold, accuracy): the cut that classifies the most pairs right, a pair being
+    called the same person when its score is strictly above the threshold.
+
+    Every cut between two distinct scores is tried (the exact optimum, no grid); the threshold
+    is the midpoint of the two scores around the cut, and among equally good cuts the middle
+    one is taken, so a plateau does not push the threshold to one of its ends.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    same_person = np.asarray(same_person, dtype=bool)
+    if scores.size == 0:
+        return float("nan"), float("nan")
+    order = np.argsort(scores, kind="stable")
+    ordered, same = scores[order], same_person[order]
+    # Cut k calls the k lowest scores different: right are the different ones below the cut
+    # and the same ones at or above it.
+    different_below = np.concatenate([[0], np.cumsum(~same)])
+    same_above = same.sum() - np.concatenate([[0], np.cumsum(same)])
+    right = different_below + same_above
+    # Only cuts between distinct scores (and below all, above all) can be realised.
+    cuts = np.flatnonzero(np.concatenate([[True], ordered[1:] > ordered[:-1], [True]]))
+    best = cuts[right[cuts] == right[cuts].max()]
+    cut = int(best[(len(best) - 1) // 2])
+    if cut == 0:
+        threshold = float(ordered[0]) - 1e-6
+    elif cut == len(ordered):
+        threshold = float(ordered[-1])
+    else:
+        threshold = float(ordered[cut - 1] + ordered[cut]) / 2
+    return threshold, float(right[cut] / len(ordered))
+
+
+def fold_accuracy(scores: np.ndarray, same_person: np.ndarray, folds: np.ndarray) -> FoldAccuracy:
+    """LFW's unrestricted protocol: each fold is scored at the threshold best on all the
+    other folds. With one fold there is nothing else to learn from, so the threshold is the
+    best on the fold itself (an optimistic figure; callers must say so)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    same_person = np.asarray(same_person, dtype=bool)
+    folds = np.asarray(folds)
+    accuracies, thresholds = [], []
+    labels = np.unique(folds)
+    for fold in labels:
+        held_out = folds == fold
+        learn = ~held_out if len(labels) > 1 else held_out
+        threshold, _ = best_threshold(scores[learn], same_person[learn])
+        called_same = scores[held_out] > threshold
+        accuracies.append(float(np.mean(called_same == same_person[held_out])))
+        thresholds.append(threshold)
+    return FoldAccuracy(tuple(accuracies), tuple(thresholds))
