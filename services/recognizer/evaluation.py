@@ -446,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main_lfw(args: argparse.Namespace) -> int:
     """`attendance eval --lfw`: the recognizer's settings, with the command line's overrides."""
+    from services.common.model_files import ModelFileError
     from services.common.settings import SettingsError
     from services.recognizer.lfw_evaluation import LfwDataError, evaluate_lfw, summary
     from services.recognizer.lfw_protocol import PairsFormatError
@@ -469,7 +470,13 @@ def _main_lfw(args: argparse.Namespace) -> int:
             cache_path=args.cache,
             progress=sys.stderr.isatty(),
         )
-    except (PairsFormatError, LfwDataError, SettingsError, FileNotFoundError) as exc:
+    except (
+        PairsFormatError,
+        LfwDataError,
+        SettingsError,
+        ModelFileError,
+        FileNotFoundError,
+    ) as exc:
         sys.stderr.write(f"attendance eval: {exc}\n")
         return 2
     if args.json:

@@ -125,3 +125,15 @@ def test_the_command_needs_a_pairs_file_with_lfw(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["--lfw", str(tmp_path)])
     assert exit_.value.code == 2
+
+
+def test_the_command_says_which_model_file_is_missing(tmp_path, capsys):
+    photos = [LfwPhoto("Ann", 1), LfwPhoto("Ann", 2), LfwPhoto("Bob", 1)]
+    lfw_folder(tmp_path / "lfw", photos)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1\nAnn\t1\t2\nAnn\t1\tBob\t1\n")
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    argv = ["--lfw", str(tmp_path), "--pairs", str(pairs), "--models-dir", str(empty)]
+    assert main(argv) == 2
+    assert "facenet-casia-webface.pt not found" in capsys.readouterr().err
