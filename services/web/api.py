@@ -8,8 +8,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
+from services.common.workday import Correction
 from services.recognizer.enrolment import FacePreview
-from services.web import actions, frames, queries
+from services.web import actions, corrections, exports, frames, period, queries, views
+from services.web.attendance_inputs import (
+    CorrectionBody,
+    ExportQuery,
+    GreetingQuery,
+    PeriodQuery,
+    XlsxExportQuery,
+)
 from services.web.audit import audit
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import WebContext, ctx
@@ -36,6 +44,7 @@ from services.web.input_models import (
 from services.web.inputs import FORM, JSON, MULTIPART, accepts, parse_form
 from services.web.live import enrolment_photos, event_json
 from services.web.openapi import build_document
+from services.web.period import PeriodRow, PersonSummary
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -63,19 +72,60 @@ def preview_json(preview: FacePreview) -> dict:
     }
 
 
-def row_json(row: queries.DayRow) -> dict:
+def _local_iso(c: WebContext, moment) -> str | None:
+    return moment.astimezone(c.zone).isoformat() if moment is not None else None
+
+
+def correction_json(c: WebContext, correction: Correction | None) -> dict | None:
+    if correction is None:
+        return None
+    return {
+        **corrections.describe(correction, c),
+        "reason": correction.reason,
+        "by": correction.made_by,
+        "at": _iso(correction.made_at),
+    }
+
+
+def row_json(c: WebContext, row: PeriodRow) -> dict:
+    facts = row.facts
     return {
         "employee_id": row.employee_id,
         "employee_name": row.employee_name,
         "day": row.day.isoformat(),
         "status": row.status,
         "record_id": row.record_id,
-        "arrival": _iso(row.arrival),
+        "arrival": _local_iso(c, facts.arrival),
         "arrival_picture_id": row.arrival_picture,
         "arrival_camera_id": row.arrival_camera,
-        "departure": _iso(row.departure),
+        "departure": _local_iso(c, facts.departure),
         "departure_picture_id": row.departure_picture,
         "departure_camera_id": row.departure_camera,
+        "last_seen": _local_iso(c, facts.last_seen),
+        "presence": facts.presence,
+        "departure_label": facts.departure_label,
+        "hours": round(facts.hours.total_seconds() / 3600, 2) if facts.hours else None,
+        "late_minutes": int(facts.late_by.total_seconds() // 60) if facts.late_by else None,
+        "holiday": row.holiday,
+        "corrected": facts.corrected,
+        "arrival_corrected": facts.arrival_corrected,
+        "departure_corrected": facts.departure_corrected,
+        "correction": correction_json(c, facts.correction),
+    }
+
+
+def totals_json(summary: PersonSummary) -> dict:
+    t = summary.totals
+    return {
+        "employee_id": summary.employee_id,
+        "employee_name": summary.employee_name,
+        "days_present": t.days_present,
+        "late_arrivals": t.late_arrivals,
+        "absences": t.absences,
+        "leave_days": t.leave_days,
+        "remote_days": t.remote_days,
+        "hours": t.hours_decimal,
+        "corrected_days": t.corrected_days,
     }
 
 
@@ -137,6 +187,7 @@ def list_employees(query: EmployeeListQuery):
         item = employee_json(c, summary.employee)
         item["last_seen"] = _iso(summary.last_seen)
         item["today_status"] = summary.today_status
+        item["presence"] = summary.presence
         items.append(item)
     return jsonify({"employees": items})
 
@@ -220,20 +271,22 @@ def add_employee_photos(employee_id: str, body: AddPhotosForm):
 @bp.get("/employees/<employee_id>/attendance")
 @accepts(path=EmployeePath, query=DateRangeQuery)
 def employee_attendance(employee_id: str, query: DateRangeQuery):
-    """An employee's arrivals and departures per day.
+    """An employee's days, newest first: arrival, departure, hours, status, corrections.
 
     ``from`` and ``to`` (YYYY-MM-DD) bound the range; the last 31 days by default.
     """
     c = ctx()
     employee = actions.require_employee(c, employee_id)
     first, last = queries.date_range(c, query.first, query.last, 31)
-    rows = queries.employee_history(c, employee, first, last)
+    found = period.build_period(c, first, last, employee.employee_id)
     return jsonify(
         {
             "employee": employee_json(c, employee),
             "from": first.isoformat(),
             "to": last.isoformat(),
-            "days": [row_json(r) for r in rows],
+            "time_zone": c.settings.site_timezone,
+            "days": [row_json(c, r) for r in reversed(found.rows)],
+            "totals": totals_json(found.summaries[0]) if found.summaries else None,
         }
     )
 
@@ -244,29 +297,114 @@ def attendance_day(day):
     """Every employee's arrival and departure on a day (``today`` or YYYY-MM-DD)."""
     c = ctx()
     when = queries.resolve_day(c, day)
-    rows = queries.day_table(c, when)
+    rows = queries.day_rows(c, when)
     return jsonify(
         {
             "day": when.isoformat(),
             "time_zone": c.settings.site_timezone,
-            "rows": [row_json(r) for r in rows],
+            "head_count": queries.head_count(rows, len(c.employees.list_all())).present,
+            "rows": [row_json(c, r) for r in rows],
         }
     )
 
 
-@bp.get("/attendance/export.csv")
-@accepts(query=DateRangeQuery)
-def attendance_export(query: DateRangeQuery):
-    """CSV timesheet, one row per employee per day, for ``from``..``to`` (YYYY-MM-DD)."""
+@bp.get("/attendance")
+@accepts(query=PeriodQuery)
+def attendance_period(query: PeriodQuery):
+    """Attendance over a period: one row per person per day, and each person's totals.
+
+    ``from``/``to`` (YYYY-MM-DD; this week by default), ``employee`` to see one person,
+    ``sort`` (day, name, status, hours, arrival) and ``order`` (asc, desc), ``page`` (50 rows a
+    page). Statuses: present, late, absent, expected (today, before the grace ends), off,
+    holiday, leave, remote, upcoming, not yet employed.
+    """
     c = ctx()
-    first, last = queries.date_range(c, query.first, query.last, 7)
-    body = queries.export_csv(c, first, last)
-    filename = f"attendance-{first.isoformat()}-{last.isoformat()}.csv"
+    found, first, last = views.period_for(c, query)
+    rows = period.sort_rows(found.rows, query.sort, query.order == "desc")
+    start = (query.page - 1) * period.PAGE_SIZE
+    return jsonify(
+        {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "time_zone": c.settings.site_timezone,
+            "page": query.page,
+            "pages": found.pages(),
+            "total_rows": len(rows),
+            "rows": [row_json(c, r) for r in rows[start : start + period.PAGE_SIZE]],
+            "totals": [totals_json(s) for s in found.summaries],
+        }
+    )
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     return Response(
         body,
-        mimetype="text/csv",
+        mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.get("/attendance/export.csv")
+@accepts(query=ExportQuery)
+def attendance_export(query: ExportQuery):
+    """CSV timesheet for ``from``..``to`` (YYYY-MM-DD; the last 7 days by default).
+
+    ``sheet=days`` (default): one row per employee per day with hours, status and a
+    ``corrected`` column; ``sheet=summary``: one row per employee with the period's totals.
+    Times are in the site's zone, named in the ``time_zone`` column.
+    """
+    c = ctx()
+    first, last = queries.date_range(c, query.first, query.last, 7)
+    found = period.build_period(c, first, last, views.known_employee(c, query.employee))
+    zone = c.settings.site_timezone
+    if query.sheet == "summary":
+        body = exports.summary_csv(found, zone)
+    else:
+        body = exports.days_csv(found, c.zone, zone)
+    suffix = "-summary" if query.sheet == "summary" else ""
+    return _download(body, "text/csv", f"attendance-{first}-{last}{suffix}.csv")
+
+
+@bp.get("/attendance/export.xlsx")
+@accepts(query=XlsxExportQuery)
+def attendance_export_xlsx(query: XlsxExportQuery):
+    """XLSX workbook for ``from``..``to``: a Days sheet (one row per employee per day) and a
+    Summary sheet (one row per employee); local times, the zone named in every row."""
+    c = ctx()
+    first, last = queries.date_range(c, query.first, query.last, 7)
+    found = period.build_period(c, first, last, views.known_employee(c, query.employee))
+    body = exports.workbook(found, c.zone, c.settings.site_timezone)
+    return _download(body, exports.XLSX_MIMETYPE, f"attendance-{first}-{last}.xlsx")
+
+
+@bp.post("/attendance/corrections")
+@admin_required
+@accepts(body=CorrectionBody, media=(JSON,))
+def correct_attendance(body: CorrectionBody):
+    """Correct one employee's day, with a required ``reason`` (kept and audited).
+
+    ``arrival``/``departure``: "HH:MM" (local) sets it, null says there was none, "recorded"
+    goes back to the cameras' value, left out keeps it as it stands; ``mark``: leave, holiday
+    or remote (null removes it). The cameras' record is kept; later sightings never change a
+    corrected value. Answers the day as it now stands.
+    """
+    c = ctx()
+    employee = actions.require_employee(c, body.employee_id)
+    given = body.model_fields_set
+    identity = current_identity()
+    assert identity is not None
+    corrections.correct_day(
+        c,
+        employee,
+        body.day,
+        arrival=views.time_change(body.arrival, "arrival" in given),
+        departure=views.time_change(body.departure, "departure" in given),
+        mark=body.mark if "mark" in given else "unchanged",
+        reason=body.reason,
+        actor=identity.name,
+    )
+    found = period.build_period(c, body.day, body.day, employee.employee_id)
+    return jsonify(row_json(c, found.rows[0]))
 
 
 @bp.get("/entries/latest")
@@ -286,6 +424,7 @@ def latest_entries(query: LatestEntriesQuery):
                     "camera_id": e.camera_id,
                     "picture_id": e.picture_id,
                     "record_id": e.record_id,
+                    "corrected": e.corrected,
                 }
                 for e in queries.latest_entries(c, query.limit)
             ]
@@ -366,6 +505,20 @@ def recent_events(query: EventsQuery):
     return jsonify(
         {"last_sequence": c.live.last_sequence(), "events": [event_json(i, c.zone) for i in items]}
     )
+
+
+@bp.get("/kiosk/greeting")
+@kiosk_allowed
+@accepts(query=GreetingQuery)
+def kiosk_greeting(query: GreetingQuery):
+    """What a kiosk says to an employee seen at ``seen_at`` (from an attendance event).
+
+    ``greeting``: "welcome" (their first sighting of the day), "welcome_back" (seen again
+    after being out for the presence timeout, earlier in their day), "goodbye" (the same, in
+    the last hour of their scheduled day or after), or null (seen within the presence
+    timeout: still there, nothing to say).
+    """
+    return jsonify(views.greeting_for(ctx(), query.employee_id, query.seen_at))
 
 
 @bp.get("/cameras")

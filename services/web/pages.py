@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from services.common.storage.audit import AUDIT_ACTIONS
-from services.web import actions, live, queries
+from services.common.workday import WEEKDAYS, Schedule, format_hours, weekday_names
+from services.web import actions, charts, corrections, live, period, queries, views
+from services.web.attendance_inputs import (
+    CorrectionForm,
+    CorrectionPageQuery,
+    HolidayForm,
+    HolidayPath,
+    PeriodQuery,
+    ScheduleForm,
+)
 from services.web.audit import audit
 from services.web.auth import admin_required, current_identity, kiosk_allowed
 from services.web.context import ctx
 from services.web.errors import ApiError
 from services.web.input_models import (
     AssignUnknownFaceForm,
-    AttendancePageQuery,
     AuditQuery,
     DateRangeQuery,
     DeleteConfirmationForm,
@@ -36,11 +44,14 @@ AUDIT_PAGE_SIZE = 100
 @bp.get("/")
 def dashboard():
     c = ctx()
+    today = queries.today(c)
+    rows = queries.day_rows(c, today)
     return render_template(
         "dashboard.html",
         entries=queries.latest_entries(c, 5),
-        rows=queries.day_table(c, c.today(), include_absent=True),
-        today=c.today(),
+        rows=rows,
+        heads=queries.head_count(rows, len(c.employees.list_all())),
+        today=today,
         cameras=c.live.cameras(),
     )
 
@@ -53,7 +64,16 @@ def fragment_latest():
 @bp.get("/fragments/today")
 def fragment_today():
     c = ctx()
-    return render_template("_day_rows.html", rows=queries.day_table(c, c.today()), show_ids=False)
+    rows = queries.day_rows(c, queries.today(c))
+    return render_template("_today_rows.html", rows=rows)
+
+
+@bp.get("/fragments/headcount")
+def fragment_headcount():
+    c = ctx()
+    rows = queries.day_rows(c, queries.today(c))
+    heads = queries.head_count(rows, len(c.employees.list_all()))
+    return render_template("_headcount.html", heads=heads)
 
 
 @bp.route("/employees/new", methods=["GET", "POST"])
@@ -115,11 +135,16 @@ def employee(employee_id: str, query: DateRangeQuery):
     c = ctx()
     person = actions.require_employee(c, employee_id)
     first, last = queries.date_range(c, query.first, query.last, 31)
+    found = period.build_period(c, first, last, person.employee_id)
+    work = period.calendar(c)
     return render_template(
         "employee.html",
         employee=person,
         registered=person.created_at.astimezone(c.zone),
-        rows=queries.employee_history(c, person, first, last),
+        rows=list(reversed(found.rows)),
+        totals=found.summaries[0].totals if found.summaries else None,
+        schedule_text=schedule_text(work.schedule_for(person.employee_id)),
+        own_schedule=person.employee_id in work.own_schedules(),
         first=first,
         last=last,
     )
@@ -198,19 +223,77 @@ def unknown_dismiss(sighting_id: str):
 
 
 @bp.get("/attendance")
-@accepts(query=AttendancePageQuery)
-def attendance(query: AttendancePageQuery):
+@accepts(query=PeriodQuery)
+def attendance(query: PeriodQuery):
     c = ctx()
-    day = queries.resolve_day(c, query.day)
+    found, first, last = views.period_for(c, query)
+    rows = period.sort_rows(found.rows, query.sort, query.order == "desc")
+    span = last - first + timedelta(days=1)
     return render_template(
         "attendance.html",
-        day=day,
-        previous=day - timedelta(days=1),
-        following=day + timedelta(days=1),
-        rows=queries.day_table(c, day),
-        export_from=day - timedelta(days=6),
-        export_to=day,
+        period=found,
+        first=first,
+        last=last,
+        rows=rows[(query.page - 1) * period.PAGE_SIZE : query.page * period.PAGE_SIZE],
+        total_rows=len(rows),
+        page=query.page,
+        pages=found.pages(),
+        query=query,
+        employees=c.employees.list_all(),
+        previous=(first - span, last - span),
+        following=(first + span, last + span),
+        single_day=first == last,
     )
+
+
+@bp.route("/attendance/correct", methods=["GET", "POST"])
+@admin_required
+@accepts(query=CorrectionPageQuery)
+def correct(query: CorrectionPageQuery):
+    c = ctx()
+    person = actions.require_employee(c, query.employee)
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            form = parse_form(CorrectionForm)
+            identity = current_identity()
+            assert identity is not None
+            corrections.correct_day(
+                c,
+                person,
+                query.day,
+                arrival=_form_time(form.arrival_choice, form.arrival_time),
+                departure=_form_time(form.departure_choice, form.departure_time),
+                mark=form.mark,
+                reason=form.reason,
+                actor=identity.name,
+            )
+        except ApiError as exc:
+            error, status = exc, exc.status
+        else:
+            flash(f"{person.name}'s {query.day.isoformat()} is corrected.", "success")
+            return redirect(
+                url_for("pages.attendance", employee=person.employee_id, day=query.day.isoformat())
+            )
+    found = period.build_period(c, query.day, query.day, person.employee_id)
+    stored = c.attendance.for_period(query.day, query.day, person.employee_id)
+    return render_template(
+        "correct.html",
+        employee=person,
+        day=query.day,
+        row=found.rows[0] if found.rows else None,
+        recorded=period.sighted(stored[0]) if stored else None,
+        form=request.form if request.method == "POST" else None,
+        error=error,
+    ), status
+
+
+def _form_time(choice: str, value: str | None) -> corrections.TimeChange:
+    if choice == "set":
+        assert value is not None  # the form model requires it
+        return time.fromisoformat(value)
+    return "none" if choice == "none" else "recorded"
 
 
 @bp.get("/kiosk")
@@ -265,3 +348,144 @@ def audit_page(query: AuditQuery):
         action=query.action or "",
         actions=AUDIT_ACTIONS,
     )
+
+
+# -- schedules and holidays -------------------------------------------------------------------
+def schedule_text(schedule: Schedule) -> str:
+    days = weekday_names(schedule.working_days) or "no working days"
+    grace = int(schedule.grace.total_seconds() // 60)
+    return f"{days}, {schedule.start:%H:%M}-{schedule.end:%H:%M}, late after {grace} min of grace"
+
+
+@bp.get("/schedule")
+@admin_required
+def schedule():
+    c = ctx()
+    work = period.calendar(c)
+    employees = {e.employee_id: e for e in c.employees.list_all()}
+    own = [
+        (employees[employee_id], schedule_text(s), s)
+        for employee_id, s in work.own_schedules().items()
+        if employee_id in employees
+    ]
+    own.sort(key=lambda item: item[0].name.casefold())
+    return render_template(
+        "schedule.html",
+        site_schedule=schedule_text(work.site_schedule),
+        defaults=work.site_schedule,
+        own=own,
+        employees=sorted(employees.values(), key=lambda e: e.name.casefold()),
+        holidays=work.holidays(),
+        today=queries.today(c),
+        weekdays=WEEKDAYS,
+    )
+
+
+@bp.post("/schedule/employees")
+@admin_required
+def schedule_set():
+    c = ctx()
+    try:
+        form = parse_form(ScheduleForm)
+        if form.employee_id is None:
+            raise ApiError(400, "employee_required", "choose whose schedule this is")
+        person = actions.require_employee(c, form.employee_id)
+        if not form.working_days:
+            raise ApiError(400, "no_working_days", "tick at least one working day")
+        own = Schedule(
+            form.working_days, form.start, form.end, timedelta(minutes=form.grace_minutes)
+        )
+        period.calendar(c).set_own_schedule(person.employee_id, own)
+    except ApiError as exc:
+        flash(_sentence(exc.message), "error")
+    else:
+        audit("schedule.set", person.employee_id, name=person.name, schedule=schedule_text(own))
+        flash(f"{person.name} now works {schedule_text(own)}.", "success")
+    return redirect(url_for("pages.schedule"))
+
+
+@bp.post("/schedule/employees/<employee_id>/remove")
+@admin_required
+@accepts(path=EmployeePath)
+def schedule_remove(employee_id: str):
+    c = ctx()
+    person = actions.require_employee(c, employee_id)
+    if period.calendar(c).remove_own_schedule(employee_id):
+        audit("schedule.remove", employee_id, name=person.name)
+    flash(f"{person.name} follows the site's schedule again.", "success")
+    return redirect(url_for("pages.schedule"))
+
+
+@bp.post("/schedule/holidays")
+@admin_required
+def holiday_add():
+    try:
+        form = parse_form(HolidayForm)
+    except ApiError as exc:
+        flash(_sentence(exc.message), "error")
+    else:
+        period.calendar(ctx()).add_holiday(form.day, form.name)
+        audit("holiday.add", form.day.isoformat(), name=form.name)
+        flash(f"{form.day.isoformat()} is a holiday: {form.name}.", "success")
+    return redirect(url_for("pages.schedule"))
+
+
+@bp.post("/schedule/holidays/<day>/remove")
+@admin_required
+@accepts(path=HolidayPath)
+def holiday_remove(day):
+    if period.calendar(ctx()).remove_holiday(day):
+        audit("holiday.remove", day.isoformat())
+    flash(f"{day.isoformat()} is no longer a holiday.", "success")
+    return redirect(url_for("pages.schedule"))
+
+
+def _sentence(message: str) -> str:
+    """An error message as a sentence: a capital first, a full stop last."""
+    text = message.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+@bp.app_template_filter("hours")
+def _hours(duration) -> str:
+    return format_hours(duration)
+
+
+@bp.app_template_filter("sentence")
+def _sentence_filter(message: str) -> str:
+    return _sentence(message)
+
+
+# -- charts -----------------------------------------------------------------------------------
+CHART_DAYS = 28
+
+
+def _svg(body: bytes) -> Response:
+    return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/charts/arrivals-today.svg")
+def arrivals_chart():
+    c = ctx()
+    rows = queries.day_rows(c, queries.today(c))
+    hours = [r.facts.arrival.astimezone(c.zone).hour for r in rows if r.facts.arrival]
+    return _svg(charts.arrivals_per_hour(hours))
+
+
+@bp.get("/employees/<employee_id>/hours.svg")
+@accepts(path=EmployeePath)
+def hours_chart(employee_id: str):
+    c = ctx()
+    person = actions.require_employee(c, employee_id)
+    last = queries.today(c)
+    found = period.build_period(c, last - timedelta(days=CHART_DAYS - 1), last, person.employee_id)
+    bars = [
+        charts.DayBar(
+            r.day, (r.facts.hours or timedelta(0)).total_seconds() / 3600, r.status == "late"
+        )
+        for r in found.rows
+    ]
+    return _svg(charts.hours_per_day(bars))

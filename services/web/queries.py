@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from services.common.storage.attendance import StoredRecord
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
+from services.common.workday import day_of
+from services.web import clock
 from services.web.context import WebContext
 from services.web.errors import ApiError
+from services.web.period import PeriodRow, build_period
 
 MAX_RANGE_DAYS = 366
 
@@ -24,36 +24,13 @@ class Entry:
 
     employee_id: str
     employee_name: str
-    event: str  # "arrival" | "departure"
+    event: str  # "arrival" | "departure" (a departure only once the person is out)
     seen_at: datetime
     local_time: datetime
     camera_id: str
-    picture_id: str
+    picture_id: str | None
     record_id: str
-
-
-@dataclass(frozen=True)
-class DayRow:
-    """One employee on one day (possibly absent)."""
-
-    employee_id: str
-    employee_name: str
-    day: date
-    record_id: str | None
-    arrival: datetime | None
-    arrival_picture: str | None
-    arrival_camera: str | None
-    departure: datetime | None
-    departure_picture: str | None
-    departure_camera: str | None
-
-    @property
-    def status(self) -> str:
-        if self.departure is not None:
-            return "left"
-        if self.arrival is not None:
-            return "arrived"
-        return "not seen"
+    corrected: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,18 +39,32 @@ class EmployeeSummary:
     registered_local: datetime
     last_seen: datetime | None
     today_status: str
+    presence: str | None
+
+
+@dataclass(frozen=True)
+class HeadCount:
+    """ "In now: 12 of 40": people seen within the presence timeout, of everyone registered."""
+
+    present: int
+    registered: int
+
+
+def today(ctx: WebContext) -> date:
+    """Today in the site's zone, by the web's clock (services.web.clock)."""
+    return day_of(clock.now(), ctx.settings.site)
 
 
 def resolve_day(ctx: WebContext, day: date | Literal["today"] | None) -> date:
     """A parsed day (see services.web.input_models), "today" and "not given" meaning today."""
-    return ctx.today() if day is None or day == "today" else day
+    return today(ctx) if day is None or day == "today" else day
 
 
 def date_range(
     ctx: WebContext, first: date | None, last: date | None, default_days: int
 ) -> tuple[date, date]:
     """The days from ``first`` to ``last``; by default the ``default_days`` ending today."""
-    end = last or ctx.today()
+    end = last or today(ctx)
     start = first or end - timedelta(days=default_days - 1)
     if start > end:
         raise ApiError(400, "invalid_range", "the start date is after the end date")
@@ -83,91 +74,69 @@ def date_range(
 
 
 def latest_entries(ctx: WebContext, limit: int = 5) -> list[Entry]:
-    """The most recent arrivals and departures (today's and yesterday's records)."""
-    today = ctx.today()
+    """The most recent arrivals and departures (today's and yesterday's records).
+
+    A departure is listed once the person is out: while they are still seen it is only the
+    latest sighting, and "left" would be wrong.
+    """
+    now = clock.now()
+    day = day_of(now, ctx.settings.site)
+    period = build_period(ctx, day - timedelta(days=1), day, now=now)
     entries: list[Entry] = []
-    for stored in ctx.attendance.between(today - timedelta(days=1), today):
-        record = stored.record
-        observations = [("arrival", record.arrival)]
-        if record.departure is not None:
-            observations.append(("departure", record.departure))
-        for kind, observation in observations:
+    for row in period.rows:
+        facts = row.facts
+        kinds = [("arrival", facts.arrival, row.arrival_picture, row.arrival_camera)]
+        if facts.presence != "in":
+            kinds.append(
+                ("departure", facts.departure, row.departure_picture, row.departure_camera)
+            )
+        for kind, moment, picture, camera in kinds:
+            if moment is None:
+                continue
             entries.append(
                 Entry(
-                    employee_id=record.employee_id,
-                    employee_name=stored.employee_name,
+                    employee_id=row.employee_id,
+                    employee_name=row.employee_name,
                     event=kind,
-                    seen_at=observation.seen_at,
-                    local_time=observation.seen_at.astimezone(ctx.zone),
-                    camera_id=observation.camera_id,
-                    picture_id=observation.picture_id,
-                    record_id=record.record_id,
+                    seen_at=moment,
+                    local_time=moment.astimezone(ctx.zone),
+                    camera_id=camera or "",
+                    picture_id=picture,
+                    record_id=row.record_id or "",
+                    corrected=facts.arrival_corrected
+                    if kind == "arrival"
+                    else facts.departure_corrected,
                 )
             )
     entries.sort(key=lambda entry: entry.seen_at, reverse=True)
     return entries[:limit]
 
 
-def _row(
-    ctx: WebContext, employee_id: str, name: str, day: date, stored: StoredRecord | None
-) -> DayRow:
-    if stored is None:
-        return DayRow(employee_id, name, day, None, None, None, None, None, None, None)
-    record = stored.record
-    departure = record.departure
-    return DayRow(
-        employee_id=employee_id,
-        employee_name=name,
-        day=day,
-        record_id=record.record_id,
-        arrival=ctx.local(record.arrival.seen_at),
-        arrival_picture=record.arrival.picture_id,
-        arrival_camera=record.arrival.camera_id,
-        departure=ctx.local(departure.seen_at) if departure else None,
-        departure_picture=departure.picture_id if departure else None,
-        departure_camera=departure.camera_id if departure else None,
-    )
+def day_rows(ctx: WebContext, day: date) -> list[PeriodRow]:
+    """Every person's row for one day, those who came first (by arrival), then by name."""
+    rows = build_period(ctx, day, day).rows
+    return sorted(rows, key=lambda r: (r.facts.arrival is None, r.employee_name.casefold()))
 
 
-def day_table(ctx: WebContext, day: date, *, include_absent: bool = True) -> list[DayRow]:
-    """Every employee's arrival and departure on ``day`` (absent ones too, if asked)."""
-    records = {stored.record.employee_id: stored for stored in ctx.attendance.for_day(day)}
-    rows: list[DayRow] = []
-    seen: set[str] = set()
-    for employee in ctx.employees.list_all():
-        stored = records.get(employee.employee_id)
-        seen.add(employee.employee_id)
-        if stored is not None or include_absent:
-            rows.append(_row(ctx, employee.employee_id, employee.name, day, stored))
-    # Records of people no longer registered are history; still show them.
-    for employee_id, stored in records.items():
-        if employee_id not in seen:
-            rows.append(_row(ctx, employee_id, stored.employee_name, day, stored))
-    rows.sort(key=lambda row: (row.arrival is None, row.employee_name.casefold()))
-    return rows
-
-
-def employee_history(ctx: WebContext, employee: Employee, first: date, last: date) -> list[DayRow]:
-    return [
-        _row(ctx, employee.employee_id, employee.name, stored.record.day, stored)
-        for stored in ctx.attendance.for_employee(employee.employee_id, first, last)
-    ]
+def head_count(rows: list[PeriodRow], registered: int) -> HeadCount:
+    return HeadCount(sum(1 for r in rows if r.facts.presence == "in"), registered)
 
 
 def employee_summaries(ctx: WebContext) -> list[EmployeeSummary]:
-    today = ctx.today()
-    today_records = {s.record.employee_id: s for s in ctx.attendance.for_day(today)}
+    now = clock.now()
+    day = day_of(now, ctx.settings.site)
+    facts = {r.employee_id: r.facts for r in build_period(ctx, day, day, now=now).rows}
     summaries = []
     for employee in ctx.employees.list_all():
         latest = ctx.attendance.latest_for_employee(employee.employee_id)
-        stored = today_records.get(employee.employee_id)
-        status = _row(ctx, employee.employee_id, employee.name, today, stored).status
+        mine = facts.get(employee.employee_id)
         summaries.append(
             EmployeeSummary(
                 employee=employee,
                 registered_local=employee.created_at.astimezone(ctx.zone),
                 last_seen=ctx.local(latest.record.latest.seen_at) if latest else None,
-                today_status=status,
+                today_status=mine.status if mine else "",
+                presence=mine.presence if mine else None,
             )
         )
     return summaries
@@ -175,20 +144,6 @@ def employee_summaries(ctx: WebContext) -> list[EmployeeSummary]:
 
 def unknown_faces(ctx: WebContext, limit: int = 60) -> list[LoggedSighting]:
     return ctx.sightings.recent(limit, known=False)
-
-
-CSV_COLUMNS = (
-    "date",
-    "employee_id",
-    "employee_name",
-    "status",
-    "record_id",
-    "arrival_time",
-    "arrival_camera",
-    "departure_time",
-    "departure_camera",
-    "time_zone",
-)
 
 
 # A spreadsheet runs a cell starting with = + - @ (or tab / CR before one) as a formula, and
@@ -199,37 +154,3 @@ _FORMULA_START = re.compile(r"(^|[;,])([ ]*)([=+\-@\t\r])")
 
 def csv_safe(text: str) -> str:
     return _FORMULA_START.sub(r"\1\2'\3", text)
-
-
-def export_csv(ctx: WebContext, first: date, last: date) -> str:
-    """One row per employee per day of the range (absent days included), times in site zone."""
-    records: dict[tuple[str, date], StoredRecord] = {
-        (s.record.employee_id, s.record.day): s for s in ctx.attendance.between(first, last)
-    }
-    employees = {e.employee_id: e.name for e in ctx.employees.list_all()}
-    for (employee_id, _), stored in records.items():
-        employees.setdefault(employee_id, stored.employee_name)
-    ordered = sorted(employees.items(), key=lambda item: (item[1].casefold(), item[0]))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    day = first
-    while day <= last:
-        for employee_id, name in ordered:
-            row = _row(ctx, employee_id, name, day, records.get((employee_id, day)))
-            cells = [
-                day.isoformat(),
-                employee_id,
-                name,
-                row.status,
-                row.record_id or "",
-                row.arrival.isoformat(timespec="seconds") if row.arrival else "",
-                row.arrival_camera or "",
-                row.departure.isoformat(timespec="seconds") if row.departure else "",
-                row.departure_camera or "",
-                ctx.settings.site_timezone,
-            ]
-            # Every cell, not only the name: ids and camera names come from outside too.
-            writer.writerow([csv_safe(cell) for cell in cells])
-        day += timedelta(days=1)
-    return buffer.getvalue()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from services.common.settings import CommonSettings, known_time_zone
+from services.common.workday import Schedule, Site, parse_weekdays
 
 # Values people paste from tutorials; a session key anyone can guess lets anyone forge a login.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -58,6 +60,19 @@ class WebSettings(CommonSettings):
     site_timezone: str = "UTC"
     day_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
     enrolment_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # Someone is "In" while seen within this many seconds, "Out" afterwards.
+    presence_timeout: Annotated[float, Field(gt=0, le=24 * 3600, description="seconds")] = 600.0
+    # The site's schedule (employees may have their own, set on the Schedule page): working
+    # weekdays, expected start and end (local wall-clock times) and minutes of grace before an
+    # arrival counts as late.
+    work_days: str = "mon-fri"
+    work_start: time = time(9, 0)
+    work_end: time = time(17, 0)
+    late_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 5
+    # The recorder's rule, applied when an admin turns unknown sightings into attendance.
+    departure_min_gap: Annotated[float, Field(ge=0, description="seconds")] = 60.0
+    # Unknown sightings on one camera this close together without a track id are one visitor.
+    unknown_group_gap: Annotated[float, Field(gt=0, le=3600, description="seconds")] = 60.0
     # The recognizers' model id, so deletions refresh its gallery even when no embedding is left.
     gallery_model_id: str | None = None
 
@@ -77,6 +92,18 @@ class WebSettings(CommonSettings):
         return stripped
 
     _known_zone = field_validator("site_timezone")(known_time_zone)
+
+    @field_validator("work_days")
+    @classmethod
+    def _known_weekdays(cls, value: str) -> str:
+        if not parse_weekdays(value):
+            raise ValueError("WORK_DAYS names no weekday (e.g. mon-fri or mon,tue,thu)")
+        return value
+
+    @field_validator("work_start", "work_end")
+    @classmethod
+    def _whole_minutes(cls, value: time) -> time:
+        return value.replace(second=0, microsecond=0)
 
     @field_validator(
         "web_admin_password", "web_viewer_password", "gallery_model_id", "web_trusted_proxy"
@@ -98,3 +125,16 @@ class WebSettings(CommonSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.site_timezone)
+
+    @property
+    def site(self) -> Site:
+        return Site(self.zone, self.day_start_hour, timedelta(seconds=self.presence_timeout))
+
+    @property
+    def site_schedule(self) -> Schedule:
+        return Schedule(
+            parse_weekdays(self.work_days),
+            self.work_start,
+            self.work_end,
+            timedelta(minutes=self.late_grace_minutes),
+        )

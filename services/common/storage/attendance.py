@@ -1,24 +1,33 @@
-"""Attendance records, one per employee per day, updated with optimistic concurrency.
+"""Attendance records, one per employee per day, updated with optimistic concurrency, and the
+admins' corrections of them.
 
 Records are written by whole-document replace guarded by a version number rather than by
 ``$min``/``$max`` updates: that is safe with several recorders on real MongoDB and also correct
 on the MongoDB-wire emulator used in tests, which stores datetimes given to ``$set`` as strings.
+
+Corrections live in a collection of their own, one document per employee and day, so that the
+record the cameras made is kept as it was and no sighting, however late it is delivered, can
+overwrite a manual value: the recorder never writes there.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.recorder.rules import AttendanceRecord, Observation, apply_sighting
+from services.common.workday import Correction, ManualTime
+from services.recorder.rules import AttendanceRecord, Observation, apply_sighting, record_id_for
 
 logger = logging.getLogger(__name__)
 
 MAX_WRITE_CONFLICTS = 20
+# Per-employee schedules (services.web.schedules) are attendance data too: erasing an employee
+# through delete_for_employee removes them with the records and corrections.
+SCHEDULE_OVERRIDES = "work_schedules"
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -31,9 +40,18 @@ class StoredRecord:
     employee_name: str
 
 
+@dataclass(frozen=True)
+class StoredCorrection:
+    employee_id: str
+    day: date
+    correction: Correction
+
+
 class AttendanceRepository:
     def __init__(self, db: Database) -> None:
         self._records = db.attendance
+        self._corrections = db.attendance_corrections
+        self._schedules = db[SCHEDULE_OVERRIDES]
 
     def record_sighting(
         self,
@@ -95,8 +113,65 @@ class AttendanceRepository:
         ).sort([("day", 1), ("employee_name", 1)])
         return [_to_stored(document) for document in cursor]
 
+    def for_period(
+        self, first: date, last: date, employee_id: str | None = None
+    ) -> list[StoredRecord]:
+        """Records of ``first``..``last``, of one employee or of everyone."""
+        query: dict = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        if employee_id is not None:
+            query["employee_id"] = employee_id
+        cursor = self._records.find(query).sort([("day", 1), ("employee_name", 1)])
+        return [_to_stored(document) for document in cursor]
+
     def delete_for_employee(self, employee_id: str) -> int:
+        """Every record, correction and schedule of the employee; answers the records' count."""
+        self._corrections.delete_many({"employee_id": employee_id})
+        self._schedules.delete_many({"_id": employee_id})
         return self._records.delete_many({"employee_id": employee_id}).deleted_count
+
+    # -- corrections -------------------------------------------------------------------------
+    def correction(self, employee_id: str, day: date) -> Correction | None:
+        document = self._corrections.find_one({"_id": record_id_for(day, employee_id)})
+        return _to_correction(document) if document else None
+
+    def corrections_between(
+        self, first: date, last: date, employee_id: str | None = None
+    ) -> list[StoredCorrection]:
+        query: dict = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        if employee_id is not None:
+            query["employee_id"] = employee_id
+        return [
+            StoredCorrection(
+                document["employee_id"],
+                date.fromisoformat(document["day"]),
+                _to_correction(document),
+            )
+            for document in self._corrections.find(query)
+        ]
+
+    def set_correction(self, employee_id: str, day: date, correction: Correction) -> None:
+        """Store the day's correction, replacing the previous one (the audit log keeps that);
+        a correction that changes nothing restores the day as recorded."""
+        key = record_id_for(day, employee_id)
+        if not correction.changes_anything:
+            self._corrections.delete_one({"_id": key})
+            return
+        # A whole-document replace keeps datetimes as datetimes on the test emulator too.
+        self._corrections.replace_one(
+            {"_id": key},
+            {
+                "_id": key,
+                "employee_id": employee_id,
+                "day": day.isoformat(),
+                "arrival": _manual_document(correction.arrival),
+                "departure": _manual_document(correction.departure),
+                "mark": correction.mark,
+                "reason": correction.reason,
+                "made_by": correction.made_by,
+                "made_at": correction.made_at,
+            },
+            upsert=True,
+        )
 
     def picture_ids(self) -> set[str]:
         """Every picture an attendance record points at (retention must keep these)."""
@@ -146,6 +221,27 @@ def _to_record(document: dict) -> AttendanceRecord:
         arrival=_to_observation(document["arrival"]),
         latest=_to_observation(document["latest"]),
         departure=_to_observation(departure) if departure else None,
+    )
+
+
+def _manual_document(value: ManualTime | None) -> dict | None:
+    # None: as recorded; {"at": None}: there was none; {"at": moment}: set by hand.
+    return None if value is None else {"at": value.at}
+
+
+def _to_manual(document: dict | None) -> ManualTime | None:
+    return None if document is None else ManualTime(document.get("at"))
+
+
+def _to_correction(document: dict) -> Correction:
+    made_at: datetime | None = document.get("made_at")
+    return Correction(
+        arrival=_to_manual(document.get("arrival")),
+        departure=_to_manual(document.get("departure")),
+        mark=document.get("mark"),
+        reason=document.get("reason", ""),
+        made_by=document.get("made_by", ""),
+        made_at=made_at,
     )
 
 

@@ -31,6 +31,12 @@ AUDIT_ACTIONS = (
     "account.remove",
     "account.revoke_sessions",
     "attendance.correct",
+    "schedule.set",
+    "schedule.remove",
+    "holiday.add",
+    "holiday.remove",
+    "unknown_group.assign",
+    "unknown_group.dismiss",
 )
 
 

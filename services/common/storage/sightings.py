@@ -24,6 +24,9 @@ class LoggedSighting:
     similarity: float | None
     snapshot_id: str
     face_id: str
+    track_id: str | None = None
+    # The face's box in the snapshot, in pixels: its area ranks a group's faces.
+    box_area: int = 0
 
 
 def snapshot_picture_id(sighting_id: str) -> str:
@@ -66,6 +69,7 @@ class SightingLog:
                     "employee_name": sighting.employee_name,
                     "similarity": sighting.similarity,
                     "model_id": sighting.model_id,
+                    "track_id": sighting.track_id,
                     "box": sighting.box.model_dump(),
                 }
             )
@@ -81,6 +85,63 @@ class SightingLog:
     def get(self, sighting_id: str) -> LoggedSighting | None:
         document = self._sightings.find_one({"_id": sighting_id})
         return _to_logged(document) if document else None
+
+    def previous_of(
+        self, employee_id: str, before: datetime, since: datetime
+    ) -> LoggedSighting | None:
+        """The employee's latest sighting in [since, before) (the one before a given one)."""
+        cursor = (
+            self._sightings.find(
+                {"employee_id": employee_id, "seen_at": {"$gte": since, "$lt": before}}
+            )
+            .sort("seen_at", -1)
+            .limit(1)
+        )
+        documents = list(cursor)
+        return _to_logged(documents[0]) if documents else None
+
+    def unknown_between(
+        self, first: datetime | None, last: datetime | None
+    ) -> list[LoggedSighting]:
+        """Every unknown face seen in [first, last) (either bound may be open), oldest first."""
+        query: dict = {"known": False}
+        bounds = {}
+        if first is not None:
+            bounds["$gte"] = first
+        if last is not None:
+            bounds["$lt"] = last
+        if bounds:
+            query["seen_at"] = bounds
+        cursor = self._sightings.find(query, {"similarity": 0}).sort("seen_at", 1)
+        return [_to_logged(document) for document in cursor]
+
+    def assign(self, sighting_ids: list[str], employee_id: str, employee_name: str) -> int:
+        """Make unknown sightings the employee's: known, theirs, and their pictures with them
+        (so erasing the employee erases these too)."""
+        changed = 0
+        for sighting_id in sighting_ids:
+            document = self._sightings.find_one({"_id": sighting_id, "known": False})
+            if document is None:
+                continue
+            # Read, change, replace: the wire emulator stores a $set datetime as a string.
+            document.update(employee_id=employee_id, employee_name=employee_name, known=True)
+            self._sightings.replace_one({"_id": sighting_id}, document)
+            for picture_id, kind in (
+                (snapshot_picture_id(sighting_id), "snapshot"),
+                (face_picture_id(sighting_id), "face"),
+            ):
+                self._give_picture(picture_id, kind, employee_id)
+            changed += 1
+        return changed
+
+    def _give_picture(self, picture_id: str, kind: str, owner_id: str) -> None:
+        # PictureStore has no change of owner; storing the same bytes again under the same id
+        # does it with its public calls (a crash in between loses only this one picture).
+        jpeg = self._pictures.get(picture_id)
+        if jpeg is None:
+            return
+        self._pictures.delete([picture_id])
+        self._pictures.put(picture_id, jpeg, owner_id=owner_id, kind=kind)
 
     def count(self, *, known: bool | None = None) -> int:
         return self._sightings.count_documents({} if known is None else {"known": known})
@@ -118,4 +179,10 @@ def _to_logged(document: dict) -> LoggedSighting:
         similarity=document.get("similarity"),
         snapshot_id=snapshot_picture_id(document["_id"]),
         face_id=face_picture_id(document["_id"]),
+        track_id=document.get("track_id"),
+        box_area=_area(document.get("box")),
     )
+
+
+def _area(box: dict | None) -> int:
+    return int(box["width"]) * int(box["height"]) if box else 0

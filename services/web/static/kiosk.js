@@ -52,10 +52,26 @@
       .catch(function (err) { say("Camera unavailable: " + err.name, "error", 0); });
   }
 
+  // Every recorded sighting comes as an event; the server says what it means for the person
+  // (their first sighting, a return after being out, leaving late in their day, or nothing
+  // because they are still standing there), so the kiosk never says goodbye to someone present.
+  const WORDS = {
+    welcome: function (d) { return ["Welcome, " + d.employee_name + " — arrival " + d.local_time, "welcome"]; },
+    welcome_back: function (d) { return ["Welcome back, " + d.employee_name, "welcome"]; },
+    goodbye: function (d) { return ["Goodbye, " + d.employee_name + " — see you soon", "goodbye"]; },
+  };
   const source = new EventSource(stage.dataset.eventsUrl);
   source.addEventListener("attendance", function (message) {
     const data = JSON.parse(message.data);
-    if (data.event === "arrival") say("Welcome, " + data.employee_name + " — arrival " + data.local_time, "welcome", 6000);
-    else if (data.event === "departure") say("Goodbye, " + data.employee_name, "goodbye", 6000);
+    const url = stage.dataset.greetingUrl + "?employee_id=" + encodeURIComponent(data.employee_id) +
+      "&seen_at=" + encodeURIComponent(data.seen_at);
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (answer) {
+        if (!answer || !answer.greeting || !WORDS[answer.greeting]) return;
+        const words = WORDS[answer.greeting](answer);
+        say(words[0], words[1], 6000);
+      })
+      .catch(function () {});
   });
 })();

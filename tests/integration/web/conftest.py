@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from services.common.storage.employees import (
 )
 from services.common.storage.sightings import SightingLog
 from services.recognizer.enrolment import EnrolmentError
+from services.web import clock as web_clock
 from services.web.app import create_app
 from services.web.settings import WebSettings
 from tests.helpers.messages import TINY_JPEG, sighting, unit_vector
@@ -259,6 +261,31 @@ def unknown(app):
         return message.sighting_id
 
     return add
+
+
+class PinnedClock:
+    """The web's clock (services.web.clock) stopped at a moment the test chooses."""
+
+    def __init__(self, monkeypatch) -> None:
+        self._monkeypatch = monkeypatch
+        self.moment: datetime | None = None
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+        self._monkeypatch.setattr(web_clock, "now", lambda: moment)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> PinnedClock:
+    return PinnedClock(monkeypatch)
+
+
+def registered_since(db, employee_id: str, moment: datetime) -> None:
+    """Back-date a registration (read, change, replace: the emulator stores a $set datetime as
+    a string)."""
+    document = db.employees.find_one({"_id": employee_id})
+    document["created_at"] = moment
+    db.employees.replace_one({"_id": employee_id}, document)
 
 
 _ = np  # numpy is used by helpers importing this module

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -14,15 +15,16 @@ from services.web.live import BOUNDARY
 from services.web.openapi import API_PREFIX, openapi_path
 from tests.helpers.messages import MORNING
 from tests.helpers.processes import wait_until
-from tests.integration.web.conftest import NO_FACE, ONE_FACE
+from tests.integration.web.conftest import NO_FACE, ONE_FACE, registered_since
 from tests.integration.web.test_web_employees import _attend
 
 pytestmark = pytest.mark.integration
 
 
-def test_attendance_by_day_lists_everyone_with_record_ids(admin, registered, app):
+def test_attendance_by_day_lists_everyone_with_record_ids(admin, registered, app, mongo_db):
     ana = registered("Ana")
-    registered("Bo")
+    bo = registered("Bo")
+    registered_since(mongo_db, bo["employee_id"], MORNING - timedelta(days=30))
     record = _attend(app, ana["employee_id"], "Ana")
     data = admin.get("/api/v1/attendance/2026-11-24").get_json()
     rows = {row["employee_name"]: row for row in data["rows"]}
@@ -30,7 +32,8 @@ def test_attendance_by_day_lists_everyone_with_record_ids(admin, registered, app
     # Stored in UTC, shown in the site's zone (Paris is UTC+1 in November).
     assert rows["Ana"]["arrival"] == "2026-11-24T09:00:00+01:00"
     assert rows["Ana"]["departure"] == "2026-11-24T10:00:00+01:00"
-    assert rows["Bo"]["status"] == "not seen" and rows["Bo"]["record_id"] is None
+    assert rows["Ana"]["status"] == "present" and rows["Ana"]["hours"] == 1.0
+    assert rows["Bo"]["status"] == "absent" and rows["Bo"]["record_id"] is None
     page = admin.get("/attendance?day=2026-11-24").text
     assert record.record_id in page and "09:00" in page and "10:00" in page
     assert admin.get("/api/v1/attendance/24-11-2026").status_code == 400
@@ -42,9 +45,11 @@ def test_an_employees_history_is_filtered_by_date(admin, registered, app):
     _attend(app, ana["employee_id"], "Ana", day_offset=2)
     url = f"/api/v1/employees/{ana['employee_id']}/attendance"
     both = admin.get(f"{url}?from=2026-11-20&to=2026-11-30").get_json()["days"]
-    assert [d["day"] for d in both] == ["2026-11-26", "2026-11-24"]
+    # Every day of the range, newest first; the recorded ones carry their record.
+    assert len(both) == 11 and both[0]["day"] == "2026-11-30"
+    assert [d["day"] for d in both if d["record_id"]] == ["2026-11-26", "2026-11-24"]
     one = admin.get(f"{url}?from=2026-11-25&to=2026-11-30").get_json()["days"]
-    assert [d["day"] for d in one] == ["2026-11-26"]
+    assert [d["day"] for d in one if d["record_id"]] == ["2026-11-26"]
     page = admin.get(f"/employees/{ana['employee_id']}?from=2026-11-25&to=2026-11-30").text
     assert "20261126-" in page and "20261124-" not in page
     assert admin.get(f"{url}?from=2026-11-30&to=2026-11-01").status_code == 400
@@ -52,7 +57,7 @@ def test_an_employees_history_is_filtered_by_date(admin, registered, app):
 
 def test_the_csv_export_has_one_row_per_employee_per_day(admin, registered, app):
     ana = registered("Ana")
-    registered("=cmd()")
+    registered("=cmd()")  # registered today: no "not seen" or "absent" before that
     record = _attend(app, ana["employee_id"], "Ana")
     response = admin.get("/api/v1/attendance/export.csv?from=2026-11-24&to=2026-11-25")
     assert response.mimetype == "text/csv"
@@ -67,19 +72,18 @@ def test_the_csv_export_has_one_row_per_employee_per_day(admin, registered, app)
     )
     assert first["arrival_time"] == "2026-11-24T09:00:00+01:00"
     assert first["departure_time"] == "2026-11-24T10:00:00+01:00"
-    assert first["status"] == "left" and first["time_zone"] == "Europe/Paris"
+    assert first["status"] == "present" and first["time_zone"] == "Europe/Paris"
+    assert (first["hours"], first["corrected"]) == ("1:00", "no")
     # A name that a spreadsheet would run as a formula is neutralised.
     assert {row["employee_name"] for row in rows} == {"Ana", "'=cmd()"}
-    absent = [row for row in rows if row["date"] == "2026-11-25"]
-    assert all(row["status"] == "not seen" and row["arrival_time"] == "" for row in absent)
+    before = [row for row in rows if row["date"] == "2026-11-25"]
+    assert all(row["status"] == "not yet employed" and row["arrival_time"] == "" for row in before)
 
 
-def test_latest_entries_are_newest_first(admin, registered, app, monkeypatch):
+def test_latest_entries_are_newest_first(admin, registered, app, clock):
     ana = registered("Ana")
     _attend(app, ana["employee_id"], "Ana")
-    monkeypatch.setattr(
-        type(app.extensions["attendance"]), "today", lambda self, now=None: MORNING.date()
-    )
+    clock.set(MORNING + timedelta(hours=4))
     entries = admin.get("/api/v1/entries/latest").get_json()["entries"]
     assert [e["event"] for e in entries] == ["departure", "arrival"]
     assert entries[0]["local_time"] == "2026-11-24T10:00:00+01:00"

@@ -17,6 +17,7 @@ from tests.integration.web.conftest import (
     ONE_FACE,
     TWO_FACES,
     counts,
+    registered_since,
     upload,
 )
 
@@ -172,15 +173,24 @@ def test_search_suggests_and_finds_by_name(admin, registered):
     assert exact.headers["Location"] == f"/employees/{ana['employee_id']}"
 
 
-def test_the_list_shows_registration_last_seen_and_todays_status(admin, registered, app):
+def test_the_list_shows_registration_last_seen_and_todays_status(
+    admin, registered, app, clock, mongo_db
+):
     ana = registered("Ana")
-    registered("Bo")
-    _attend(app, ana["employee_id"], "Ana")
+    bo = registered("Bo")
+    for person in (ana, bo):
+        registered_since(mongo_db, person["employee_id"], MORNING - timedelta(days=7))
+    _attend(app, ana["employee_id"], "Ana", gap_s=60)
+    clock.set(MORNING + timedelta(minutes=5))  # Tuesday 09:05 in Paris
     listed = {e["name"]: e for e in admin.get("/api/v1/employees").get_json()["employees"]}
     assert listed["Ana"]["last_seen"].startswith("2026-11-24T")
+    assert (listed["Ana"]["today_status"], listed["Ana"]["presence"]) == ("present", "in")
     assert listed["Bo"]["last_seen"] is None
-    assert listed["Bo"]["today_status"] == "not seen"
-    assert "not seen" in admin.get("/employees").text
+    assert (listed["Bo"]["today_status"], listed["Bo"]["presence"]) == ("expected", "out")
+    clock.set(MORNING + timedelta(hours=3))
+    listed = {e["name"]: e for e in admin.get("/api/v1/employees").get_json()["employees"]}
+    assert listed["Ana"]["presence"] == "out" and listed["Bo"]["today_status"] == "absent"
+    assert "absent" in admin.get("/employees").text
 
 
 def _attend(app, employee_id: str, name: str, day_offset: int = 0, gap_s: int = 3600):

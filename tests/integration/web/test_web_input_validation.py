@@ -179,7 +179,8 @@ def test_the_openapi_document_names_every_query_parameter_and_body(admin, app):
         return {p["name"] for p in paths[path][method]["parameters"] if p["in"] == "query"}
 
     assert query_names("/employees") == {"q", "limit"}
-    assert query_names("/attendance/export.csv") == {"from", "to"}
+    assert query_names("/attendance/export.csv") == {"from", "to", "employee", "sheet"}
+    assert query_names("/attendance") == {"from", "to", "employee", "sort", "order", "page", "day"}
     assert query_names("/employees/{employee_id}/attendance") == {"from", "to"}
     assert query_names("/entries/latest") == {"limit"}
     assert query_names("/unknown-faces") == {"limit"}
