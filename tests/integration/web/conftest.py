@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.cache import InMemoryCache
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image
+from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import (
     Employee,
     EmployeeRepository,
@@ -23,6 +25,7 @@ from services.common.storage.employees import (
 )
 from services.common.storage.sightings import SightingLog
 from services.recognizer.enrolment import EnrolmentError
+from services.recorder.rules import Observation, attendance_day
 from services.web import clock as web_clock
 from services.web.app import create_app
 from services.web.settings import WebSettings
@@ -286,6 +289,45 @@ def registered_since(db, employee_id: str, moment: datetime) -> None:
     document = db.employees.find_one({"_id": employee_id})
     document["created_at"] = moment
     db.employees.replace_one({"_id": employee_id}, document)
+
+
+PARIS = ZoneInfo("Europe/Paris")
+MONDAY = datetime(2026, 11, 23, tzinfo=PARIS).date()
+
+
+def paris(day_offset: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of the week of Monday 2026-11-23, in Paris, as UTC."""
+    day = MONDAY + timedelta(days=day_offset)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS).astimezone(UTC)
+
+
+def see(app, employee_id: str, name: str, moment: datetime) -> None:
+    """A sighting stored and folded into attendance as the recorder does it."""
+    c = app.extensions["attendance"]
+    message = sighting(employee_id, employee_name=name).model_copy(update={"seen_at": moment})
+    SightingLog(c.db, c.pictures).add(message)
+    AttendanceRepository(c.db).record_sighting(
+        employee_id,
+        name,
+        Observation(moment, message.sighting_id, "door", f"sighting-{message.sighting_id}"),
+        attendance_day(moment, PARIS),
+        timedelta(seconds=60),
+    )
+
+
+@pytest.fixture
+def staff(registered, mongo_db):
+    """Ana and Bo, registered a month before the week."""
+
+    def make(*names: str) -> dict[str, str]:
+        ids = {}
+        for name in names:
+            employee_id = registered(name)["employee_id"]
+            registered_since(mongo_db, employee_id, paris(-30, 12))
+            ids[name] = employee_id
+        return ids
+
+    return make
 
 
 _ = np  # numpy is used by helpers importing this module

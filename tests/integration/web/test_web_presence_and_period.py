@@ -3,56 +3,13 @@ holidays, on the real database."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 
-from services.common.storage.attendance import AttendanceRepository
-from services.common.storage.sightings import SightingLog
-from services.recorder.rules import Observation, attendance_day
-from tests.helpers.messages import sighting
-from tests.integration.web.conftest import registered_since
+from tests.integration.web.conftest import paris, see
 
 pytestmark = pytest.mark.integration
-
-PARIS = ZoneInfo("Europe/Paris")
-MONDAY = datetime(2026, 11, 23, tzinfo=PARIS).date()
-
-
-def paris(day_offset: int, hour: int, minute: int = 0) -> datetime:
-    """A moment of the week of Monday 2026-11-23, in Paris, as UTC."""
-    day = MONDAY + timedelta(days=day_offset)
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS).astimezone(UTC)
-
-
-def see(app, employee_id: str, name: str, moment: datetime) -> None:
-    """A sighting stored and folded into attendance as the recorder does it."""
-    c = app.extensions["attendance"]
-    message = sighting(employee_id, employee_name=name).model_copy(update={"seen_at": moment})
-    SightingLog(c.db, c.pictures).add(message)
-    AttendanceRepository(c.db).record_sighting(
-        employee_id,
-        name,
-        Observation(moment, message.sighting_id, "door", f"sighting-{message.sighting_id}"),
-        attendance_day(moment, PARIS),
-        timedelta(seconds=60),
-    )
-
-
-@pytest.fixture
-def staff(registered, mongo_db):
-    """Ana and Bo, registered a month before the week."""
-
-    def make(*names: str) -> dict[str, str]:
-        ids = {}
-        for name in names:
-            employee_id = registered(name)["employee_id"]
-            registered_since(mongo_db, employee_id, paris(-30, 12))
-            ids[name] = employee_id
-        return ids
-
-    return make
 
 
 def rows_by_name(data: dict) -> dict[str, dict]:
