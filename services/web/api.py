@@ -10,12 +10,24 @@ from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.common.workday import Correction
 from services.recognizer.enrolment import FacePreview
-from services.web import actions, corrections, exports, frames, period, queries, views
+from services.web import (
+    actions,
+    corrections,
+    exports,
+    frames,
+    period,
+    queries,
+    unknown_groups,
+    views,
+)
 from services.web.attendance_inputs import (
+    AssignGroup,
     CorrectionBody,
     ExportQuery,
     GreetingQuery,
+    GroupPath,
     PeriodQuery,
+    UnknownGroupsQuery,
     XlsxExportQuery,
 )
 from services.web.audit import audit
@@ -468,6 +480,77 @@ def dismiss_unknown_face(sighting_id: str):
     """Forget an unknown face (the sighting and its pictures)."""
     actions.dismiss_unknown(ctx(), sighting_id)
     return jsonify({"dismissed": sighting_id})
+
+
+def group_json(c: WebContext, group: unknown_groups.FaceGroup) -> dict:
+    best = group.best
+    return {
+        "group_id": group.group_id,
+        "count": group.count,
+        "first_seen": _local_iso(c, group.first_seen),
+        "last_seen": _local_iso(c, group.last_seen),
+        "camera_ids": group.camera_ids,
+        "best": sighting_json(c, best),
+        "sighting_ids": [s.sighting_id for s in group.sightings],
+    }
+
+
+@bp.get("/unknown-face-groups")
+@accepts(query=UnknownGroupsQuery)
+def list_unknown_face_groups(query: UnknownGroupsQuery):
+    """Unknown faces grouped by visitor (one track, or tracks following closely on one camera),
+    newest first, 24 a page; ``day`` (YYYY-MM-DD) keeps one day's."""
+    c = ctx()
+    found = unknown_groups.groups(c, query.day)
+    size = unknown_groups.PAGE_SIZE
+    shown = found[(query.page - 1) * size : query.page * size]
+    return jsonify(
+        {
+            "total_groups": len(found),
+            "total_faces": sum(g.count for g in found),
+            "page": query.page,
+            "pages": max(1, -(-len(found) // size)),
+            "groups": [group_json(c, g) for g in shown],
+        }
+    )
+
+
+@bp.post("/unknown-face-groups/<group_id>/assign")
+@admin_required
+@accepts(path=GroupPath, body=AssignGroup, media=(JSON,))
+def assign_unknown_face_group(group_id: str, body: AssignGroup):
+    """Give a group of unknown faces to an employee (``employee_id``) or a new one (``name``).
+
+    The group's best face is added to the employee's photos if it passes the enrolment checks
+    (``face_added``; a new employee needs it to). With ``make_attendance`` the group's sightings
+    become that day's attendance of the employee; without, they are removed.
+    """
+    c = ctx()
+    done = unknown_groups.assign_group(
+        c,
+        group_id,
+        employee_id=body.employee_id,
+        new_name=body.name,
+        make_attendance=body.make_attendance,
+        allow_duplicate_face=body.allow_duplicate_face,
+    )
+    return jsonify(
+        {
+            "employee": employee_json(c, done.employee),
+            "face_added": done.face_added,
+            "face_problem": done.face_problem,
+            "sightings": done.sightings,
+            "attendance_days": [d.isoformat() for d in done.attendance_days],
+        }
+    )
+
+
+@bp.post("/unknown-face-groups/<group_id>/dismiss")
+@admin_required
+@accepts(path=GroupPath)
+def dismiss_unknown_face_group(group_id: str):
+    """Forget a whole group of unknown faces (its sightings and their pictures)."""
+    return jsonify({"dismissed": unknown_groups.dismiss_group(ctx(), group_id)})
 
 
 @bp.post("/frames")

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import time, timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from services.common.storage.audit import AUDIT_ACTIONS
 from services.common.workday import WEEKDAYS, Schedule, format_hours, weekday_names
-from services.web import actions, charts, corrections, live, period, queries, views
+from services.web import (
+    actions,
+    charts,
+    corrections,
+    live,
+    period,
+    queries,
+    unknown_groups,
+    views,
+)
 from services.web.attendance_inputs import (
+    AssignGroupForm,
     CorrectionForm,
     CorrectionPageQuery,
+    GroupPath,
     HolidayForm,
     HolidayPath,
     PeriodQuery,
     ScheduleForm,
+    UnknownGroupsQuery,
 )
 from services.web.audit import audit
 from services.web.auth import admin_required, current_identity, kiosk_allowed
@@ -35,6 +48,8 @@ from services.web.input_models import (
     TokenPath,
 )
 from services.web.inputs import accepts, parse_form
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 
@@ -185,11 +200,72 @@ def delete(employee_id: str):
 
 
 @bp.get("/unknown")
-def unknown():
+@accepts(query=UnknownGroupsQuery)
+def unknown(query: UnknownGroupsQuery):
     c = ctx()
+    found = unknown_groups.groups(c, query.day)
+    size = unknown_groups.PAGE_SIZE
     return render_template(
-        "unknown.html", faces=queries.unknown_faces(c), employees=c.employees.list_all()
+        "unknown.html",
+        groups=found[(query.page - 1) * size : query.page * size],
+        total_groups=len(found),
+        total_faces=sum(g.count for g in found),
+        page=query.page,
+        pages=max(1, -(-len(found) // size)),
+        day=query.day,
+        employees=c.employees.list_all(),
     )
+
+
+@bp.post("/unknown/groups/<group_id>/assign")
+@admin_required
+@accepts(path=GroupPath)
+def unknown_group_assign(group_id: str):
+    c = ctx()
+    try:
+        form = parse_form(AssignGroupForm)
+        done = unknown_groups.assign_group(
+            c,
+            group_id,
+            employee_id=form.employee_id,
+            new_name=form.name if form.employee_id is None else None,
+            make_attendance=form.make_attendance,
+        )
+    except ApiError as exc:
+        flash(_sentence(exc.message), "error")
+    else:
+        said = [f"{done.sightings} sightings were given to {done.employee.name}"]
+        if done.attendance_days:
+            said.append("and recorded as attendance")
+        message = " ".join(said) + "."
+        if done.face_added:
+            message += " The best face was added to their photos."
+        elif done.face_problem:
+            message += f" The best face was not added: {done.face_problem}."
+        flash(message, "success")
+    return redirect(url_for("pages.unknown"))
+
+
+@bp.post("/unknown/groups/<group_id>/dismiss")
+@admin_required
+@accepts(path=GroupPath)
+def unknown_group_dismiss(group_id: str):
+    count = unknown_groups.dismiss_group(ctx(), group_id)
+    flash(f"Dismissed {count} sighting{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for("pages.unknown"))
+
+
+@bp.app_context_processor
+def _unknown_badge() -> dict:
+    """The number of unknown visitors for the navigation's badge (logged-in pages only)."""
+    identity = current_identity()
+    if identity is None or identity.is_kiosk:
+        return {"unknown_count": 0}
+    try:
+        return {"unknown_count": len(unknown_groups.groups(ctx()))}
+    except Exception as exc:  # the error page itself must render while the database is away
+        logger.warning("the unknown faces badge could not be counted: %s", exc)
+        return {"unknown_count": 0}
 
 
 @bp.post("/unknown/<sighting_id>/assign")
