@@ -4,10 +4,12 @@ requests on several threads never share drawing state); the app works offline.""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 INK = "#1c2333"
@@ -24,9 +26,15 @@ class DayBar:
     late: bool
 
 
+# rc_context changes matplotlib's global settings for its duration: one chart at a time.
+_SAVING = threading.Lock()
+
+
 def _svg(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", transparent=True)
+    # Text stays text (<text>, readable and searchable) instead of glyph outlines.
+    with _SAVING, rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", transparent=True)
     return buffer.getvalue()
 
 

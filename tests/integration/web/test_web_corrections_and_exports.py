@@ -122,6 +122,12 @@ def test_times_in_the_future_and_days_before_registration_are_refused(admin, ana
     assert mongo_db.attendance_corrections.count_documents({}) == 0
 
 
+def test_erasing_an_employee_erases_their_corrections(admin, ana, mongo_db):
+    correct(admin, ana, arrival="08:55", reason="Badge reader was down")
+    assert admin.delete(f"/api/v1/employees/{ana}").status_code == 200
+    assert mongo_db.attendance_corrections.count_documents({}) == 0
+
+
 def test_only_admins_correct(viewer, ana, mongo_db):
     assert correct(viewer, ana, mark="leave", reason="no right").status_code == 403
     assert viewer.get(f"/attendance/correct?employee={ana}&day={TUESDAY}").status_code == 403
