@@ -38,10 +38,12 @@ def _capture(args: argparse.Namespace) -> int:
 
 def _enroll(args: argparse.Namespace) -> int:
     from services.common.runtime import configure_logging
+    from services.common.storage.audit import AuditLog
     from services.common.storage.mongo import connect
     from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, connect_cache
     from services.recognizer.settings import RecognizerSettings
+    from services.web.account_commands import os_user
 
     settings = RecognizerSettings.from_env()
     configure_logging(settings.log_level, settings.log_json)
@@ -52,9 +54,8 @@ def _enroll(args: argparse.Namespace) -> int:
         except OSError as exc:
             sys.stderr.write(f"cannot read {path}: {exc.strerror}\n")
             return 2
-    stack = build_stack(
-        settings, connect(settings.mongo_url, settings.mongo_db), connect_cache(settings)
-    )
+    db = connect(settings.mongo_url, settings.mongo_db)
+    stack = build_stack(settings, db, connect_cache(settings))
     try:
         employee = stack.enroller.enroll(
             args.name, photos, allow_duplicate_face=args.allow_duplicate_face
@@ -64,6 +65,16 @@ def _enroll(args: argparse.Namespace) -> int:
         if exc.code == "face_already_enrolled":
             sys.stderr.write("(--allow-duplicate-face enrols it anyway, if that is intended)\n")
         return 1
+    AuditLog(db).record(
+        "employee.enrol",
+        actor=f"cli:{os_user()}",
+        target=employee.employee_id,
+        details={
+            "name": employee.name,
+            "photos": len(photos),
+            "allow_duplicate_face": args.allow_duplicate_face,
+        },
+    )
     sys.stdout.write(
         json.dumps(
             {
@@ -109,7 +120,13 @@ def _users(args: argparse.Namespace) -> int:
     except DatabaseUnavailable as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
-    return run(args, db, sys.stdin, sys.stdout, sys.stderr)
+    cache = None
+    if args.users_action == "unlock":
+        from services.common.cache import RedisCache
+
+        # The web counts login attempts in Redis under the bus prefix.
+        cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
+    return run(args, db, sys.stdin, sys.stdout, sys.stderr, cache=cache)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     from services.web.account_commands import add_arguments as add_users_arguments
 
     users = commands.add_parser(
-        "users", help="web accounts: list, add, set-password, set-role, remove (MONGO_URL)"
+        "users",
+        help="web accounts: list, add, set-password, set-role, remove, unlock (MONGO_URL)",
     )
     add_users_arguments(users)
     users.set_defaults(run=_users)

@@ -21,6 +21,8 @@ class KeyValueCache(Protocol):
 
     def incr(self, key: str, ttl_s: float | None = None) -> int: ...
 
+    def incr_in_window(self, key: str, window_s: float) -> tuple[int, float]: ...
+
     def delete(self, *keys: str) -> None: ...
 
     def ping(self) -> bool: ...
@@ -57,6 +59,17 @@ class RedisCache:
         if ttl_s:
             pipe.pexpire(self._key(key), int(ttl_s * 1000))
         return int(pipe.execute()[0])
+
+    def incr_in_window(self, key: str, window_s: float) -> tuple[int, float]:
+        """Count one more in a fixed window that starts with the first count: (count, seconds
+        left in the window). Later counts do not extend the window."""
+        name = self._key(key)
+        pipe = self._redis.pipeline()  # MULTI/EXEC: the three run as one
+        pipe.set(name, 0, nx=True, px=int(window_s * 1000))
+        pipe.incr(name)
+        pipe.pttl(name)
+        _, count, left_ms = pipe.execute()
+        return int(count), max(0.0, left_ms / 1000) if left_ms and left_ms > 0 else window_s
 
     def delete(self, *keys: str) -> None:
         if keys:
@@ -117,6 +130,16 @@ class InMemoryCache:
             number = int(self._live(key) or b"0") + 1
             self._values[key] = (str(number).encode(), time.monotonic() + ttl_s if ttl_s else None)
             return number
+
+    def incr_in_window(self, key: str, window_s: float) -> tuple[int, float]:
+        with self._lock:
+            now = time.monotonic()
+            entry = self._values.get(key)
+            if entry is None or (entry[1] is not None and now >= entry[1]):
+                entry = (b"0", now + window_s)
+            number = int(entry[0]) + 1
+            self._values[key] = (str(number).encode(), entry[1])
+            return number, max(0.0, (entry[1] or now) - now)
 
     def delete(self, *keys: str) -> None:
         with self._lock:

@@ -21,7 +21,8 @@ ACCEPTED_FORMATS = "JPEG, PNG, WebP or BMP"
 
 # The header readers of the formats accepted, called directly: Pillow's Image.open() refuses
 # even to report the size of a very large image (DecompressionBombError) and warns about
-# merely large ones, and its global limit cannot be changed safely from request threads.
+# merely large ones, and its global limit cannot be changed safely from request threads. The
+# WebP reader checks the size while opening all the same, so WebP headers are read here.
 _HEADER_READERS = tuple(
     Image.OPEN[plugin.format]
     for plugin in (
@@ -42,9 +43,28 @@ class ImageTooLarge(ImageError):
     """A real image with more pixels than the receiver accepts; the message gives both sizes."""
 
 
+def webp_dimensions(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a WebP's first chunk (extended, lossless or lossy format)."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    kind, body = data[12:16], data[20:30]
+    if kind == b"VP8X":
+        return int.from_bytes(body[4:7], "little") + 1, int.from_bytes(body[7:10], "little") + 1
+    if kind == b"VP8L" and body[0] == 0x2F:
+        bits = int.from_bytes(body[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8 " and body[3:6] == b"\x9d\x01\x2a":
+        width = int.from_bytes(body[6:8], "little") & 0x3FFF
+        height = int.from_bytes(body[8:10], "little") & 0x3FFF
+        return (width, height) if width and height else None
+    return None
+
+
 def image_dimensions(data: bytes) -> tuple[int, int] | None:
     """Width and height from the header of a JPEG/PNG/WebP/BMP, whatever their size, without
     decoding pixels; None when the bytes are none of these."""
+    if data[:4] == b"RIFF":
+        return webp_dimensions(data)
     prefix = data[:16]
     for factory, accept in _HEADER_READERS:
         if accept is not None and accept(prefix) is not True:
@@ -52,6 +72,12 @@ def image_dimensions(data: bytes) -> tuple[int, int] | None:
         try:
             with factory(io.BytesIO(data), None) as image:
                 width, height = image.size
+        except Image.DecompressionBombError:
+            # A reader that checks the size itself: whatever the exact size, it is far too big.
+            raise ImageTooLarge(
+                f"the image has more than {Image.MAX_IMAGE_PIXELS * 2 / 1_000_000:g} megapixels; "
+                f"at most {MAX_PIXELS / 1_000_000:g} megapixels are accepted"
+            ) from None
         except _HEADER_ERRORS:
             continue
         if width > 0 and height > 0:

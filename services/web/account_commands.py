@@ -1,4 +1,4 @@
-"""``attendance users list|add|set-password|set-role|remove``: web accounts from a shell.
+"""``attendance users list|add|set-password|set-role|remove|unlock``: web accounts from a shell.
 
 The way to rotate a password (WEB_ADMIN_PASSWORD only creates the first admin). Passwords are
 read from a prompt, or from standard input when it is not a terminal, never from the command
@@ -14,7 +14,9 @@ from typing import TextIO
 
 from pymongo.database import Database
 
+from services.common.cache import KeyValueCache
 from services.common.storage.audit import AuditLog
+from services.web.login_throttle import LoginThrottle
 from services.web.users import ROLES, AccountError, UserStore
 
 REFUSED = 1
@@ -35,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     role.add_argument("role", choices=ROLES)
     remove = actions.add_parser("remove", help="remove an account and end its sessions")
     remove.add_argument("name")
+    unlock = actions.add_parser(
+        "unlock", help="let an account log in again after too many failed attempts"
+    )
+    unlock.add_argument("name")
 
 
 def os_user() -> str:
@@ -61,7 +67,12 @@ def read_new_password(stdin: TextIO, stderr: TextIO) -> str | None:
 
 
 def run(
-    args: argparse.Namespace, db: Database, stdin: TextIO, stdout: TextIO, stderr: TextIO
+    args: argparse.Namespace,
+    db: Database,
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    cache: KeyValueCache | None = None,
 ) -> int:
     users = UserStore(db)
     users.ensure_indexes()
@@ -101,6 +112,15 @@ def run(
             previous = before.role if before is not None else None
             record("account.set_role", role=args.role, previous_role=previous, sessions_ended=ended)
             stdout.write(f"{args.name} is now {args.role}; {ended} session(s) ended\n")
+        elif args.users_action == "unlock":
+            if users.account(args.name) is None:
+                raise AccountError("not_found", f"no account named {args.name!r}")
+            if cache is None:
+                stderr.write("unlocking needs the cache (REDIS_URL) the web counts attempts in\n")
+                return REFUSED
+            LoginThrottle(cache).unlock(args.name)
+            record("account.unlock")
+            stdout.write(f"{args.name} may log in again\n")
         elif args.users_action == "remove":
             before = users.account(args.name)
             ended = users.remove(args.name)

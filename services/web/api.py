@@ -651,7 +651,9 @@ def create_token(body: NewToken):
     """
     identity = current_identity()
     assert identity is not None
-    token, secret = ctx().users.create_token(body.name, body.role, identity.name)
+    token, secret = ctx().users.create_token(
+        body.name, body.role, identity.name, owner=identity.owner
+    )
     audit("token.create", token.token_id, name=token.name, role=token.role)
     return jsonify(
         {"token_id": token.token_id, "name": token.name, "role": token.role, "token": secret}

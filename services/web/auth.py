@@ -34,8 +34,7 @@ from services.web.errors import ApiError
 from services.web.inputs import parse_form
 from services.web.login_throttle import LoginThrottle, Refusal
 from services.web.redirects import local_path_or
-from services.web.users import TOKEN_ROLES as TOKEN_ROLES  # re-exported for older imports
-from services.web.users import UserStore as UserStore  # re-exported for older imports
+from services.web.users import UserStore
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +53,9 @@ class Identity:
     name: str
     role: str
     via: str  # "session" | "token"
+    # The person's account behind the caller: the user of a session, the account whose admin
+    # made a token (tokens made by tokens keep the first one's). Its tokens go when it does.
+    owner: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -120,7 +122,7 @@ def _load_identity() -> Identity | None:
         token = _users().find_token(header[len("Bearer ") :].strip())
         if token is None:
             raise ApiError(401, "invalid_token", "the API token is unknown or revoked")
-        return Identity(f"token:{token.name}", token.role, "token")
+        return Identity(f"token:{token.name}", token.role, "token", token.owner)
     session_id = session.get("sid")
     if not isinstance(session_id, str):
         return None
@@ -131,12 +133,12 @@ def _load_identity() -> Identity | None:
         # A kiosk signed in with a token: the session lives only as long as the token.
         token = users.token(found.token_id)
         if token is not None and token.role == "kiosk":
-            identity = Identity(f"token:{token.name}", "kiosk", "session")
+            identity = Identity(f"token:{token.name}", "kiosk", "session", token.owner)
     elif found is not None:
         # Re-read the role so that a removed or demoted account is refused at once.
         role = users.role_of(found.user)
         if role is not None:
-            identity = Identity(found.user, role, "session")
+            identity = Identity(found.user, role, "session", found.user)
     if identity is None:
         users.sessions.end(session_id)
         session.clear()
@@ -151,7 +153,13 @@ def _check_csrf() -> None:
     session_id = session.get("sid")
     expected = _csrf_for(session_id) if isinstance(session_id, str) else session.get("csrf")
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+    # Compared as bytes: compare_digest refuses str with characters beyond ASCII, and a token
+    # is whatever the client sent.
+    if (
+        not expected
+        or not sent
+        or not hmac.compare_digest(str(expected).encode(), str(sent).encode())
+    ):
         raise ApiError(
             400,
             "csrf_failed",

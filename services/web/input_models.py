@@ -7,6 +7,7 @@ database and no arithmetic on a date can overflow.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 
@@ -37,7 +38,21 @@ CameraId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@/-]{1,64}$"
 # Names are normalised and checked for content by the employee store (friendly error codes);
 # this only bounds what is read.
 NameText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-SearchText = Annotated[str, StringConstraints(max_length=200)]
+
+
+def _printable(text: str) -> str:
+    # Control and format characters (NUL, CR, bidi overrides) have no business in a search or
+    # a label; MongoDB refuses a NUL inside a regular expression, and U+202E turns a name shown
+    # in the audit log around.
+    if any(unicodedata.category(char).startswith("C") for char in text):
+        raise ValueError("control or formatting characters are not accepted")
+    return text
+
+
+SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
+LabelText = Annotated[
+    str, StringConstraints(min_length=1, max_length=80), AfterValidator(_printable)
+]
 
 
 def _calendar_date(text: str) -> date:
@@ -211,12 +226,12 @@ class AssignUnknownFaceForm(_Form):
 
 
 class NewToken(_Json):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    name: LabelText
     role: Literal["admin", "viewer", "kiosk"] = "kiosk"
 
 
 class NewTokenForm(_Form):
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)] = ""
     role: Literal["admin", "viewer", "kiosk"] = "kiosk"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -540,7 +541,8 @@ def events(query: LiveEventsQuery) -> Response:
     limit = query.max
     # A browser reconnecting sends the last id it saw; anything but a sequence number is ignored.
     last_id = request.headers.get("Last-Event-ID", "")
-    if last_id.isdigit() and len(last_id) <= 18:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if re.fullmatch(r"[0-9]{1,18}", last_id):
         after = int(last_id)
     else:
         after = query.after if query.after is not None else feed.last_sequence()

@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import time, timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from services.common.storage.audit import AUDIT_ACTIONS
 from services.common.workday import WEEKDAYS, Schedule, format_hours, weekday_names
@@ -117,7 +126,12 @@ def register():
             )
             return page, exc.status
         flash(f"{employee.name} is registered.", "success")
-        return redirect(url_for("pages.employee", employee_id=employee.employee_id))
+        target = url_for("pages.employee", employee_id=employee.employee_id)
+        if request.headers.get("X-Requested-With") == "fetch":
+            # Sent in the background (the page keeps the chosen file if this fails): the page
+            # goes there itself, and the message above is shown there.
+            return jsonify({"redirect": target})
+        return redirect(target)
     return render_template("register.html", error=None, name="", cameras=cameras, camera_id="")
 
 
@@ -174,7 +188,7 @@ def employee_photos(employee_id: str):
     try:
         actions.add_photos(c, employee_id, actions.read_photos(request.files.getlist("photo")))
     except ApiError as exc:
-        flash(exc.message, "error")
+        flash(_sentence(exc.message), "error")
     else:
         flash("Photo added.", "success")
     return redirect(url_for("pages.employee", employee_id=person.employee_id))
@@ -283,7 +297,7 @@ def unknown_assign(sighting_id: str):
             new_name=form.name if form.employee_id is None else None,
         )
     except ApiError as exc:
-        flash(exc.message, "error")
+        flash(_sentence(exc.message), "error")
     else:
         flash(f"The face was added to {person.name}.", "success")
     return redirect(url_for("pages.unknown"))
@@ -392,10 +406,12 @@ def tokens():
         assert identity is not None
         try:
             form = parse_form(NewTokenForm)
-            token, secret = c.users.create_token(form.name, form.role, identity.name)
+            token, secret = c.users.create_token(
+                form.name, form.role, identity.name, owner=identity.owner
+            )
             audit("token.create", token.token_id, name=token.name, role=token.role)
         except ApiError as exc:
-            flash(exc.message, "error")
+            flash(_sentence(exc.message), "error")
     return render_template("tokens.html", tokens=c.users.tokens(), secret=secret)
 
 
@@ -517,8 +533,9 @@ def holiday_remove(day):
 
 
 def _sentence(message: str) -> str:
-    """An error message as a sentence: a capital first, a full stop last."""
-    text = message.strip()
+    """An error message as a sentence: a capital first, a full stop last, and "the photo"
+    rather than "photo 1" (the pages send one photo at a time)."""
+    text = message.strip().removeprefix("photo 1: ")
     if not text:
         return text
     text = text[0].upper() + text[1:]

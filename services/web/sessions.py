@@ -79,7 +79,7 @@ class SessionStore:
 
     def find(self, session_id: str) -> WebSession | None:
         """The live session with this id, or None (unknown, ended or expired)."""
-        if not SESSION_ID.match(session_id):
+        if not SESSION_ID.fullmatch(session_id):
             return None
         document = self._sessions.find_one({"_id": session_key(session_id)})
         if document is None:
@@ -98,7 +98,7 @@ class SessionStore:
             )
 
     def end(self, session_id: str) -> bool:
-        if not SESSION_ID.match(session_id):
+        if not SESSION_ID.fullmatch(session_id):
             return False
         return self._sessions.delete_one({"_id": session_key(session_id)}).deleted_count == 1
 

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
@@ -61,6 +62,7 @@ class ApiToken:
     role: str
     created_at: datetime
     created_by: str
+    owner: str
 
 
 def hash_token(secret: str) -> str:
@@ -117,7 +119,7 @@ class UserStore:
         return [_to_account(d) for d in self._users.find().sort("_id", ASCENDING)]
 
     def account(self, name: str) -> Account | None:
-        document = self._users.find_one({"_id": name}) if ACCOUNT_NAME.match(name) else None
+        document = self._users.find_one({"_id": name}) if ACCOUNT_NAME.fullmatch(name) else None
         return _to_account(document) if document else None
 
     def has_admin(self) -> bool:
@@ -128,7 +130,9 @@ class UserStore:
         return document["role"] if document else None
 
     def authenticate(self, username: str, password: str) -> Account | None:
-        document = self._users.find_one({"_id": username}) if ACCOUNT_NAME.match(username) else None
+        document = (
+            self._users.find_one({"_id": username}) if ACCOUNT_NAME.fullmatch(username) else None
+        )
         if document is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
@@ -169,6 +173,9 @@ class UserStore:
             # admin left and both put theirs back, so there is never a moment without one.
             self._users.update_one({"_id": name}, {"$set": {"role": "admin"}})
             raise _last_admin(name)
+        if before["role"] == "admin" and role != "admin":
+            # Only admins make tokens: what this one made was delegated admin trust.
+            self.revoke_tokens_of(name)
         return self.sessions.end_for_user(name, keep=keep_session)
 
     def remove(self, name: str) -> int:
@@ -180,6 +187,7 @@ class UserStore:
             self._users.insert_one(document)
             raise _last_admin(name)
         logger.info("removed %s account %r", document["role"], name)
+        self.revoke_tokens_of(name)
         return self.sessions.end_for_user(name)
 
     def revoke_sessions(self, name: str, *, keep_session: str | None = None) -> int:
@@ -188,12 +196,18 @@ class UserStore:
         return self.sessions.end_for_user(name, keep=keep_session)
 
     # -- API tokens -------------------------------------------------------------------------
-    def create_token(self, name: str, role: str, created_by: str) -> tuple[ApiToken, str]:
+    def create_token(
+        self, name: str, role: str, created_by: str, *, owner: str | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new token; ``owner`` is the account answerable for it (default: ``created_by``):
+        demoting or removing that account revokes it."""
         if role not in TOKEN_ROLES:
             raise ApiError(400, "invalid_role", f"role must be one of {', '.join(TOKEN_ROLES)}")
         name = " ".join((name or "").split())
         if not name or len(name) > 80:
             raise ApiError(400, "name_required", "a token needs a name of at most 80 characters")
+        if any(unicodedata.category(char).startswith("C") for char in name):
+            raise ApiError(400, "name_invalid", "a token name cannot contain control characters")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         document = {
             "_id": secrets.token_hex(6),
@@ -202,9 +216,19 @@ class UserStore:
             "role": role,
             "created_at": utc_now(),
             "created_by": created_by,
+            "owner": owner or created_by,
         }
         self._tokens.insert_one(document)
         return _to_token(document), secret
+
+    def revoke_tokens_of(self, owner: str) -> list[ApiToken]:
+        """Revoke every token the account answers for (and the sessions opened with them)."""
+        owned = [token for token in self.tokens() if token.owner == owner]
+        for token in owned:
+            self.revoke_token(token.token_id)
+        if owned:
+            logger.info("revoked %d API token(s) of %r", len(owned), owner)
+        return owned
 
     def tokens(self) -> list[ApiToken]:
         return [_to_token(d) for d in self._tokens.find().sort("created_at", -1)]
@@ -227,7 +251,7 @@ class UserStore:
 
 
 def _check_name(name: str) -> None:
-    if not ACCOUNT_NAME.match(name):
+    if not ACCOUNT_NAME.fullmatch(name):
         raise AccountError("invalid_name", f"an account name has {ACCOUNT_NAME_RULE}")
 
 
@@ -269,6 +293,8 @@ def _to_token(document: dict) -> ApiToken:
         role=document["role"],
         created_at=document["created_at"],
         created_by=document["created_by"],
+        # Tokens from before owners were recorded belong to whoever made them.
+        owner=document.get("owner", document["created_by"]),
     )
 
 

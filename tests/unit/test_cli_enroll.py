@@ -18,6 +18,7 @@ class FaceOfAna:
 
     def __init__(self) -> None:
         self.allowed: list[bool] = []
+        self.audited: list[dict] = []
 
     def enroll(self, name, photos, *, allow_duplicate_face=False):
         self.allowed.append(allow_duplicate_face)
@@ -39,6 +40,15 @@ def enroller(monkeypatch) -> FaceOfAna:
     monkeypatch.setattr(
         "services.recognizer.main.build_stack", lambda *a: SimpleNamespace(enroller=enroller)
     )
+
+    class Audit:
+        def __init__(self, db) -> None:
+            pass
+
+        def record(self, action, **entry) -> None:
+            enroller.audited.append({"action": action, **entry})
+
+    monkeypatch.setattr("services.common.storage.audit.AuditLog", Audit)
     return enroller
 
 
@@ -50,6 +60,7 @@ def test_a_face_already_enrolled_is_refused_naming_its_owner(enroller, tmp_path,
     assert "face_already_enrolled" in err and "Ana (id e-ana)" in err
     assert "--allow-duplicate-face" in err
     assert enroller.allowed == [False]
+    assert enroller.audited == []
 
 
 def test_allow_duplicate_face_enrols_it_anyway(enroller, tmp_path, capsys):
@@ -58,3 +69,6 @@ def test_allow_duplicate_face_enrols_it_anyway(enroller, tmp_path, capsys):
     assert main(["enroll", "--name", "Anna", "--allow-duplicate-face", str(photo)]) == 0
     assert json.loads(capsys.readouterr().out)["employee_id"] == "e-new"
     assert enroller.allowed == [True]
+    [entry] = enroller.audited
+    assert entry["action"] == "employee.enrol" and entry["target"] == "e-new"
+    assert entry["actor"].startswith("cli:") and entry["details"]["allow_duplicate_face"] is True

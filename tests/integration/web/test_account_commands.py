@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from services import cli
+from services.web.login_throttle import MAX_LOGIN_CHECKS, LoginThrottle
 from services.web.users import UserStore
 
 pytestmark = pytest.mark.integration
@@ -146,3 +147,30 @@ def test_an_unknown_account_is_refused(users, mongo_db, monkeypatch, capsys, arg
     assert attendance(monkeypatch, *argv, stdin=OTHER_PASSWORD) == 1
     assert "refused (not_found)" in capsys.readouterr().err
     assert mongo_db.audit_log.count_documents({}) == 0
+
+
+def test_unlock_lets_an_account_locked_by_guesses_log_in_again(
+    users, mongo_db, monkeypatch, capsys, redis_url, cache_prefix, redis_cache
+):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ATTENDANCE_BUS_PREFIX", cache_prefix)
+    throttle = LoginThrottle(redis_cache)
+    for number in range(MAX_LOGIN_CHECKS):
+        assert throttle.claim(account="root-admin", address=f"10.0.0.{number}") is None
+    assert throttle.claim(account="root-admin", address="10.0.1.1") is not None
+    assert attendance(monkeypatch, "unlock", "root-admin") == 0
+    assert "root-admin may log in again" in capsys.readouterr().out
+    assert throttle.claim(account="root-admin", address="10.0.1.2") is None
+    [entry] = _audit(mongo_db, "account.unlock")
+    assert entry["actor"] == "cli:alice" and entry["target"] == "root-admin"
+
+
+def test_unlock_refuses_an_unknown_account(users, mongo_db, monkeypatch, capsys):
+    assert attendance(monkeypatch, "unlock", "nobody") == 1
+    assert "not_found" in capsys.readouterr().err
+    assert _audit(mongo_db, "account.unlock") == []
+
+
+def test_a_name_with_a_trailing_newline_is_not_an_account_name(users, mongo_db, monkeypatch):
+    assert attendance(monkeypatch, "add", "bob\n", "--role", "viewer", stdin=PASSWORD + "\n") == 1
+    assert mongo_db.users.count_documents({"_id": {"$regex": "^bob"}}) == 0

@@ -15,6 +15,7 @@ from services.common.bus.memory import InMemoryCommunicator
 from services.common.bus.topology import FRAMES
 from services.web import frames
 from services.web.errors import ApiError
+from tests.helpers.image_bombs import webp_bomb
 from tests.helpers.processes import wait_until
 from tests.integration.web.conftest import counts, photo, upload
 
@@ -31,7 +32,12 @@ def blank_png(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-BOMBS = {"20000x20000": blank_png(20_000, 20_000), "7000x7000": blank_png(7_000, 7_000)}
+BOMBS = {
+    "20000x20000": blank_png(20_000, 20_000),
+    "7000x7000": blank_png(7_000, 7_000),
+    # Pillow's own WebP reader raises its bomb error while merely opening this one.
+    "16384x16384": webp_bomb(16_384, 16_384),
+}
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_fifty_parallel_wrong_passwords_get_ten_checks_and_the_rest_429(app, che
     assert len(checks) == MAX_LOGIN_CHECKS
     assert statuses == [401] * MAX_LOGIN_CHECKS + [429] * (50 - MAX_LOGIN_CHECKS)
     for refused in (r for r in responses if r.status_code == 429):
-        assert refused.headers["Retry-After"] == str(LOGIN_WINDOW_S)
+        assert 0 < int(refused.headers["Retry-After"]) <= LOGIN_WINDOW_S
         assert "Too many login attempts" in refused.text
     # The right password is refused too while the account is throttled: it is not even checked.
     assert post_login(app.test_client(), "admin", ADMIN_PASSWORD).status_code == 429

@@ -16,6 +16,7 @@ from services.common.images import (
     decode_image,
     image_dimensions,
 )
+from tests.helpers.image_bombs import webp_bomb
 
 pytestmark = pytest.mark.unit
 
@@ -40,6 +41,20 @@ def test_the_size_of_a_decompression_bomb_is_read_from_its_header_without_a_warn
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert image_dimensions(bomb) == (20_000, 20_000)
+
+
+def test_a_webp_bomb_is_refused_from_its_header_naming_its_size():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageTooLarge, match="16384x16384 pixels"):
+            decode_image(webp_bomb(16_384, 16_384))
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_the_size_of_an_ordinary_webp_is_read_from_its_header(lossless):
+    buffer = io.BytesIO()
+    Image.new("RGB", (321, 123)).save(buffer, "WEBP", lossless=lossless)
+    assert image_dimensions(buffer.getvalue()) == (321, 123)
 
 
 @pytest.mark.parametrize("size", [(20_000, 20_000), (7_000, 7_000)])
