@@ -4,6 +4,91 @@
   const meta = document.querySelector('meta[name="csrf-token"]');
   window.attendanceCsrf = meta ? meta.content : "";
 
+  // An error as a person reads it: one photo is "the photo", a capital first, a full stop last.
+  function sentence(message) {
+    let text = String(message || "").trim().replace(/^photo 1: /, "");
+    if (!text) return text;
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(text) ? text : text + ".";
+  }
+  window.attendanceSentence = sentence;
+
+  // Phones: the navigation folds into a menu button (without scripts it simply stays open).
+  const topbar = document.querySelector(".topbar");
+  const toggle = document.querySelector("[data-nav-toggle]");
+  if (topbar && toggle) {
+    toggle.hidden = false;
+    topbar.classList.add("collapsible");
+    toggle.addEventListener("click", function () {
+      const open = topbar.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // A button whose request is running shows it and cannot be pressed again.
+  function setBusy(form, busy) {
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (button) {
+      button.disabled = busy;
+      if (busy) button.setAttribute("aria-busy", "true");
+      else button.removeAttribute("aria-busy");
+    });
+  }
+  document.querySelectorAll("form").forEach(function (form) {
+    if (form.hasAttribute("data-keep-files")) return;
+    form.addEventListener("submit", function () {
+      // After this turn: the pressed button's name and value must still be sent.
+      setTimeout(function () { setBusy(form, true); }, 0);
+    });
+  });
+  // Coming back with the browser's Back button shows the page as it was: usable again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form").forEach(function (form) { setBusy(form, false); });
+  });
+
+  // Forms with files are sent in the background so that, when the server refuses them, the
+  // chosen file is still chosen: only the error (and what it offers) is brought in.
+  document.querySelectorAll("form[data-keep-files]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.FormData || !window.DOMParser) return;
+      event.preventDefault();
+      let data;
+      try { data = event.submitter ? new FormData(form, event.submitter) : new FormData(form); }
+      catch (e) { data = new FormData(form); }
+      setBusy(form, true);
+      fetch(form.action || window.location.href, {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { "X-Requested-With": "fetch" },
+      })
+        .then(function (r) {
+          const type = r.headers.get("Content-Type") || "";
+          if (type.indexOf("application/json") >= 0) {
+            return r.json().then(function (answer) {
+              if (answer.redirect) window.location.assign(answer.redirect);
+              else throw new Error("no redirect");
+            });
+          }
+          return r.text().then(function (html) { showErrors(form, html); setBusy(form, false); });
+        })
+        .catch(function () { setBusy(form, false); form.submit(); });
+    });
+  });
+
+  function showErrors(form, html) {
+    const answer = new DOMParser().parseFromString(html, "text/html");
+    const alert = answer.querySelector("main .alert-error");
+    const current = form.parentNode.querySelector(".alert-error");
+    if (current) current.remove();
+    if (alert) form.parentNode.insertBefore(document.importNode(alert, true), form);
+    // What the refusal offers (register anyway) comes in once; what was typed stays.
+    const offer = answer.querySelector("form[data-keep-files] input[name=allow_duplicate_face]");
+    if (offer && !form.querySelector("input[name=allow_duplicate_face]")) {
+      const submit = form.querySelector("button[type=submit]");
+      form.insertBefore(document.importNode(offer.closest("label"), true), submit);
+    }
+    const shown = form.parentNode.querySelector(".alert-error");
+    if (shown) { shown.setAttribute("tabindex", "-1"); shown.focus(); }
+  }
+
   // Suggestions for the employee search boxes (one shared <datalist>).
   const list = document.getElementById("employee-suggestions");
   let timer = null;
@@ -49,7 +134,7 @@
     }
     function fail(code, message) {
       error.dataset.errorCode = code;
-      error.textContent = message; // textContent: a message never becomes markup
+      error.textContent = sentence(message); // textContent: a message never becomes markup
       show("error", "");
     }
     return {
@@ -112,7 +197,7 @@
       // A file over the limit is refused here: uploading it only to hear so wastes minutes.
       const limit = Number(photo.dataset.maxBytes || 0);
       if (limit && file.size > limit) {
-        photoFace.fail("image_too_large", "photo 1 is " + (file.size / 1048576).toFixed(1) +
+        photoFace.fail("image_too_large", "the photo is " + (file.size / 1048576).toFixed(1) +
           " MB; the limit is " + Math.round(limit / 1048576) + " MB");
         return;
       }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -66,7 +67,10 @@ def test_the_registration_form_shows_the_specific_error(
     response = admin.client.post("/employees/new", data=form, content_type="multipart/form-data")
     assert response.status_code == status
     assert f'data-error-code="{code}"' in response.text
-    assert words in response.text
+    # Said as a sentence to a person who sent one photo: no "photo 1:".
+    alert = re.search(r'data-error-code="[a-z_]+">([^<]*)<', response.text).group(1)
+    assert words.lower() in alert.lower() and "photo 1" not in alert
+    assert not alert[0].islower() and alert.endswith(".")
     assert counts(mongo_db) == {"employees": 0, "embeddings": 0, "pictures": 0}
 
 
