@@ -7,17 +7,22 @@ refused, as is every unknown key in a ``.env`` file.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.redact import redact_url
 
 RESERVED_PREFIX = "ATTENDANCE_"
+# Values of these fields are never repeated in an error message.
+SECRET_WORDS = ("password", "secret", "token")
+MAX_SHOWN_VALUE = 80
 
 
 class SettingsError(ValueError):
@@ -55,8 +60,19 @@ class CommonSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object):
-        """Build and validate settings, refusing unknown ``ATTENDANCE_*`` variables."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        given_as: Mapping[str, str] | None = None,
+        **overrides: object,
+    ):
+        """Build and validate settings, refusing unknown ``ATTENDANCE_*`` variables.
+
+        ``overrides`` come from the command line; ``given_as`` names each one as the user typed
+        it (``{"web_port": "--port"}``), so an error names ``--port`` rather than ``web_port``.
+        Every other value is named by its environment variable. The error is one line.
+        """
         environ = dict(os.environ if environ is None else environ)
         known = {name.upper() for name in cls.model_fields}
         unknown = sorted(
@@ -65,10 +81,7 @@ class CommonSettings(BaseSettings):
             if key.upper().startswith(RESERVED_PREFIX) and key.upper() not in known
         )
         if unknown:
-            raise SettingsError(
-                f"unknown setting(s) for {cls.__name__}: {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(k for k in known if k.startswith(RESERVED_PREFIX)))})"
-            )
+            raise SettingsError("; ".join(_unknown_variable(key, known) for key in unknown))
         values = {
             name: environ[key]
             for name in cls.model_fields
@@ -76,10 +89,48 @@ class CommonSettings(BaseSettings):
             if key.upper() == name.upper()
         }
         values.update(overrides)
+        names = {name: name.upper() for name in cls.model_fields}
+        names.update({name: flag for name, flag in (given_as or {}).items() if name in overrides})
         try:
             return cls.model_validate(values)
-        except ValueError as exc:
+        except ValidationError as exc:
+            lines = [_describe(error, names) for error in exc.errors(include_url=False)]
             # pydantic quotes the offending values, and a URL among them may carry a password.
-            raise SettingsError(
-                redact_url(f"invalid configuration for {cls.__name__}: {exc}")
-            ) from exc
+            raise SettingsError(redact_url("; ".join(dict.fromkeys(lines)))) from None
+
+
+def variable_name(field: str) -> str:
+    """The environment variable that sets a settings field."""
+    return field.upper()
+
+
+def _unknown_variable(key: str, known: set[str]) -> str:
+    reserved = sorted(name for name in known if name.startswith(RESERVED_PREFIX))
+    close = difflib.get_close_matches(key.upper(), reserved, n=1)
+    if close:
+        return f"{key} is not a setting (did you mean {close[0]}?)"
+    return f"{key} is not a setting (known: {', '.join(reserved)})"
+
+
+def _describe(error: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """One pydantic error as the user would say it: ``--port 99999: input should be ...``."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    location = error.get("loc") or ()
+    if not location or location[0] not in names:
+        # A rule across fields (WEB_MAX_STREAMS below WEB_THREADS) names its variables itself.
+        return message
+    field = str(location[0])
+    name = names[field]
+    if error["type"] == "missing":
+        return f"{name} is required but not set"
+    if message.startswith(name):
+        return message
+    message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    if any(word in field for word in SECRET_WORDS) or not isinstance(value, str | int | float):
+        return f"{name}: {message}"
+    shown = (
+        str(value) if len(str(value)) <= MAX_SHOWN_VALUE else str(value)[:MAX_SHOWN_VALUE] + "..."
+    )
+    separator = " " if name.startswith("-") else "="
+    return f"{name}{separator}{shown}: {message}"

@@ -50,7 +50,7 @@ def test_service_logs_hide_passwords_a_library_logs(as_json, capsys, restored_lo
 def test_a_settings_error_does_not_quote_a_password():
     with pytest.raises(SettingsError) as error:
         CommonSettings.from_env({"HEALTH_PORT": f"http://admin:{SECRET}@cam.local/"})
-    assert "health_port" in str(error.value)
+    assert "HEALTH_PORT" in str(error.value)
     assert "http://***@cam.local/" in str(error.value) and "s3cr" not in str(error.value)
 
 

@@ -24,7 +24,7 @@ def test_an_unknown_time_zone_is_refused():
 
 
 def test_an_out_of_range_threshold_is_refused():
-    with pytest.raises(SettingsError, match="match_threshold"):
+    with pytest.raises(SettingsError, match="MATCH_THRESHOLD=3"):
         RecognizerSettings.from_env({"MATCH_THRESHOLD": "3"})
 
 
