@@ -135,3 +135,86 @@ def page(chromium, web):
         yield page
     finally:
         context.close()
+
+
+# -- the manager's pages on synthetic data (no models, no broker) ------------------------------
+MANAGER_PASSWORD = "browser-manager-pass"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 800}
+
+
+@dataclass
+class ManagerSite:
+    url: str
+    app: Flask
+
+    @property
+    def db(self):
+        return self.app.extensions["attendance"].db
+
+
+@pytest.fixture
+def manager_site(mongo_db, monkeypatch) -> Iterator[ManagerSite]:
+    """The dashboard on the in-memory bus and cache with the fake enroller of the web tests
+    (solid-colour photos stand for faces), served over HTTP in a thread; its clock is pinned by
+    the test (services.web.clock)."""
+    from werkzeug.serving import make_server
+
+    from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
+    from services.common.cache import InMemoryCache
+    from services.common.gallery import Gallery
+    from services.common.storage.employees import EmployeeRepository
+    from services.web.app import create_app
+    from services.web.settings import WebSettings
+    from tests.integration.web.conftest import MODEL_ID, PreviewingEnroller
+
+    port = free_port()
+    settings = WebSettings.from_env(
+        {},
+        web_secret_key=SECRET_KEY,
+        web_admin_password=MANAGER_PASSWORD,
+        site_timezone="Europe/Paris",
+        gallery_model_id=MODEL_ID,
+    )
+    cache = InMemoryCache()
+    employees = EmployeeRepository(mongo_db)
+    enroller = PreviewingEnroller(employees, Gallery(cache, employees, MODEL_ID))
+    bus = InMemoryCommunicator(InMemoryBroker())
+    app = create_app(settings, db=mongo_db, cache=cache, bus=bus, enroller=enroller)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="manager-site", daemon=True)
+    thread.start()
+    try:
+        yield ManagerSite(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["attendance"].live.stop()
+        bus.close()
+
+
+@pytest.fixture
+def open_page(chromium, manager_site):
+    """``open_page(viewport)``: a fresh browser context logged in as the admin."""
+    contexts = []
+
+    def make(viewport: dict):
+        context = chromium.new_context(
+            base_url=manager_site.url, viewport=viewport, accept_downloads=True
+        )
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login")
+        page.fill('input[name="username"]', "admin")
+        page.fill('input[name="password"]', MANAGER_PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{manager_site.url}/")
+        return page
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()

@@ -14,6 +14,7 @@ from PIL import Image
 
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.cache import InMemoryCache
+from services.common.contracts import BoundingBox
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image
 from services.common.storage.attendance import AttendanceRepository
@@ -24,7 +25,7 @@ from services.common.storage.employees import (
     normalize_name,
 )
 from services.common.storage.sightings import SightingLog
-from services.recognizer.enrolment import EnrolmentError
+from services.recognizer.enrolment import EnrolmentError, FacePreview
 from services.recorder.rules import Observation, attendance_day
 from services.web import clock as web_clock
 from services.web.app import create_app
@@ -124,6 +125,14 @@ class FakeEnroller:
         employee = self.employees.add_faces(employee_id, faces, MODEL_ID)
         self.gallery.changed()
         return employee
+
+
+class PreviewingEnroller(FakeEnroller):
+    """The fake enroller, also answering the register page's face preview."""
+
+    def preview(self, photo: bytes) -> FacePreview:
+        face = self._faces([photo])[0]
+        return FacePreview(face.face_jpeg, BoundingBox(x=0, y=0, width=8, height=8))
 
 
 @pytest.fixture
