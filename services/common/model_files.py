@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -81,6 +83,7 @@ MODEL_FILES: dict[str, ModelFile] = {
 # accepted when it still has that hash, so later corruption is caught all the same.
 _UNPINNED_DOWNLOADS = frozenset({SHORT_RANGE_DETECTOR, FACENET_CASIA})
 SIDECAR_SUFFIX = ".sha256"
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _recorded_hash(path: Path) -> str | None:
@@ -171,6 +174,13 @@ def resolve_model_file(models_dir: Path | None, name: str, *, verify: bool = Tru
     return path
 
 
+def _is_intact(path: Path, spec: ModelFile) -> bool:
+    digest = sha256_of(path)
+    return digest in spec.sha256 or (
+        spec.name in _UNPINNED_DOWNLOADS and _recorded_hash(path) == digest
+    )
+
+
 def check_models(models_dir: Path | None = None) -> list[ModelStatus]:
     """One status per known model file, for `attendance models check` and health output."""
     folder = models_dir_from_env(models_dir)
@@ -179,62 +189,176 @@ def check_models(models_dir: Path | None = None) -> list[ModelStatus]:
         path = folder / name
         if not path.is_file():
             statuses.append(ModelStatus(name, path, "missing", None, f"not found; {HOW_TO_GET}"))
-            continue
-        digest = sha256_of(path)
-        if digest in spec.sha256 or (
-            name in _UNPINNED_DOWNLOADS and _recorded_hash(path) == digest
-        ):
-            statuses.append(ModelStatus(name, path, "ok", digest, spec.description))
+        elif _is_intact(path, spec):
+            statuses.append(ModelStatus(name, path, "ok", sha256_of(path), spec.description))
         else:
             statuses.append(
-                ModelStatus(name, path, "unknown-hash", digest, "hash differs from reference")
+                ModelStatus(
+                    name, path, "unknown-hash", sha256_of(path), "hash differs from reference"
+                )
             )
     return statuses
 
 
-def download_models(models_dir: Path | None = None, *, timeout: float = 60.0) -> list[Path]:
-    """Download every missing model file into the folder; existing intact files are kept.
+@dataclass(frozen=True)
+class DownloadFailure:
+    """A file that could not be fetched: what, from where, why, and where it belongs."""
 
-    Each file is written to a temporary name in the same folder and renamed into place only
-    when complete (and, where the hash is pinned, verified), so an interrupted download never
-    leaves a half file under the real name.
+    spec: ModelFile
+    destination: Path
+    reason: str
+
+    def line(self) -> str:
+        expected = f"sha256 {self.spec.sha256[0]}"
+        if self.spec.name in _UNPINNED_DOWNLOADS:
+            # The official file is another build of the same network (see _UNPINNED_DOWNLOADS).
+            expected += " (the reference copy's; the URL's own is recorded when it is fetched)"
+        return (
+            f"{self.spec.name}: {self.reason}; url {self.spec.url} {expected} to {self.destination}"
+        )
+
+
+class ModelDownloadError(ModelFileError):
+    """Some files could not be downloaded; one line per file in the message."""
+
+    def __init__(self, failures: list[DownloadFailure]) -> None:
+        super().__init__("\n".join(failure.line() for failure in failures))
+        self.failures = failures
+
+
+def download_models(
+    models_dir: Path | None = None,
+    names: Iterable[str] | None = None,
+    *,
+    timeout: float = 60.0,
+    progress: bool | None = None,
+) -> list[Path]:
+    """Download the missing model files (default: all) into the folder; intact files are kept.
+
+    Every file is tried; those that fail are reported together in one
+    :class:`ModelDownloadError` (one line each, no traceback). A progress bar is drawn on
+    standard error when it is a terminal (``progress`` forces it on or off).
     """
-    import requests
-
     folder = models_dir_from_env(models_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, spec in MODEL_FILES.items():
+    paths, failures = [], []
+    for name in names if names is not None else MODEL_FILES:
+        spec = MODEL_FILES[name]
         target = folder / name
-        if target.is_file() and sha256_of(target) in spec.sha256:
+        if target.is_file() and _is_intact(target, spec):
             logger.info("model %s already present", target)
             paths.append(target)
             continue
-        logger.info("downloading %s from %s", name, spec.url)
-        digest = hashlib.sha256()
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
         try:
-            with (
-                os.fdopen(handle, "wb") as out,
-                requests.get(spec.url, stream=True, timeout=timeout) as response,
-            ):
-                response.raise_for_status()
+            folder.mkdir(parents=True, exist_ok=True)
+            _download(spec, target, timeout=timeout, progress=progress)
+        except (OSError, ModelFileError) as exc:
+            failures.append(DownloadFailure(spec, target, _reason(exc)))
+            continue
+        paths.append(target)
+    if failures:
+        raise ModelDownloadError(failures)
+    return paths
+
+
+def _download(spec: ModelFile, target: Path, *, timeout: float, progress: bool | None) -> None:
+    """Fetch one file to a temporary name beside ``target``, check it, rename it into place,
+    so that an interrupted download never leaves a half file under the real name."""
+    import requests
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    digest = hashlib.sha256()
+    handle, temporary = tempfile.mkstemp(prefix=f".{spec.name}.", dir=target.parent)
+    try:
+        with (
+            os.fdopen(handle, "wb") as out,
+            requests.get(spec.url, stream=True, timeout=(CONNECT_TIMEOUT_S, timeout)) as response,
+        ):
+            response.raise_for_status()
+            # Said once the server answered: without a network the one-line error is all.
+            logger.info("downloading %s from %s", spec.name, spec.url)
+            total = int(response.headers.get("content-length") or 0) or None
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=spec.name,
+                disable=not show,
+                file=sys.stderr,
+            ) as bar:
                 for chunk in response.iter_content(chunk_size=1 << 20):
                     out.write(chunk)
                     digest.update(chunk)
-            value = digest.hexdigest()
-            if value not in spec.sha256 and name not in _UNPINNED_DOWNLOADS:
-                raise ModelFileError(
-                    f"download of {name} from {spec.url} has sha256 {value}, expected "
-                    f"{spec.sha256[0]}: refusing it"
-                )
-            if value not in spec.sha256:
-                logger.warning("downloaded %s has unpinned sha256 %s", name, value)
-                sidecar = target.with_name(target.name + SIDECAR_SUFFIX)
-                sidecar.write_text(f"{value}  {name}\n")
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        paths.append(target)
-    return paths
+                    bar.update(len(chunk))
+        value = digest.hexdigest()
+        if value not in spec.sha256:
+            if spec.name not in _UNPINNED_DOWNLOADS:
+                raise ModelFileError(f"the download has sha256 {value}, not the expected one")
+            logger.warning("downloaded %s has unpinned sha256 %s", spec.name, value)
+            target.with_name(target.name + SIDECAR_SUFFIX).write_text(f"{value}  {spec.name}\n")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    logger.info("saved %s (sha256 %s)", target, value)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a download failed, in a few words (requests' own messages run to several lines)."""
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"download failed (HTTP {exc.response.status_code})"
+    if isinstance(exc, requests.Timeout):
+        return "download timed out"
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        if "Name or service not known" in text or "NameResolution" in text:
+            return "no network (the download's host name cannot be resolved)"
+        return "no network (the download's server cannot be reached)"
+    if isinstance(exc, requests.RequestException):
+        return f"download failed ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"cannot write the file ({exc.strerror or exc})"
+    return str(exc)
+
+
+def ensure_models(
+    names: Iterable[str],
+    models_dir: Path | None = None,
+    *,
+    download: bool = True,
+    given_as: str = MODELS_DIR_ENV,
+) -> list[Path]:
+    """The paths of ``names``, downloading the missing ones first.
+
+    Raises :class:`ModelFileError` with one line when a file is corrupt, or missing and cannot
+    be downloaded: which file, where it was looked for, and how to provide it. ``given_as``
+    names how ``models_dir`` was chosen (an option such as ``--models-dir``, by default the
+    environment variable).
+    """
+    folder = models_dir_from_env(models_dir)
+    names = list(dict.fromkeys(names))
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing and download:
+        try:
+            download_models(folder, missing)
+        except ModelDownloadError as exc:
+            failed = [failure.spec.name for failure in exc.failures]
+            them = "them" if len(failed) > 1 else "it"
+            raise ModelFileError(
+                f"model file{'s' if len(failed) > 1 else ''} {', '.join(failed)} not found in "
+                f"{folder} ({_where_from(models_dir, given_as)}) and "
+                f"{exc.failures[0].reason}: copy {them} there (`attendance models download` "
+                f"lists the URLs), or set {MODELS_DIR_ENV} to a folder that holds {them}"
+            ) from None
+    return [resolve_model_file(folder, name) for name in names]
+
+
+def _where_from(models_dir: Path | None, given_as: str) -> str:
+    if models_dir is not None:
+        return f"from {given_as}"
+    if os.environ.get(MODELS_DIR_ENV):
+        return f"from {MODELS_DIR_ENV}"
+    return f"the default; {MODELS_DIR_ENV} is not set"
