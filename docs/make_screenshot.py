@@ -1,4 +1,5 @@
-"""Render docs/dashboard.png, the README's screenshot of the dashboard, from synthetic data only.
+"""Render docs/dashboard.png and docs/period.png, the README's screenshots of the dashboard and of
+the attendance of a week, from synthetic data only.
 
 The documentation must never carry a real person's face, so nothing here reads a photo: every
 employee, visitor, enrolment photo, attendance snapshot and camera frame is a cartoon drawn with
@@ -10,9 +11,12 @@ in-memory bus and cache, attendance records written by the recorder's own rules
 :class:`~services.web.live.LiveFeed`. Headless Chromium (Debian's, driven by playwright) logs in
 and photographs the page.
 
+The web's clock is stopped at the moment the live camera shows (late afternoon), so presence and
+the day's statuses read as they would then, whatever the time of the run.
+
 Run from the repository root::
 
-    .venv/bin/python docs/make_screenshot.py [--out docs/dashboard.png]
+    .venv/bin/python docs/make_screenshot.py [--out PNG] [--period-out PNG]
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,6 +41,7 @@ from services.allinone import MongoWireServer, free_port
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.cache import InMemoryCache
 from services.common.storage.mongo import connect
+from services.web import clock as web_clock
 from services.web.app import create_app
 from services.web.context import WebContext
 from services.web.server import WebServer
@@ -49,11 +54,18 @@ DOCS_DIR = Path(__file__).resolve().parent
 if str(DOCS_DIR) not in sys.path:
     sys.path.insert(0, str(DOCS_DIR))
 
-from screenshot.cast import LIVE_TIME, LiveCamera, live_scene, seed_day  # noqa: E402
+from screenshot.cast import (  # noqa: E402
+    LIVE_TIME,
+    LiveCamera,
+    live_scene,
+    seed_day,
+    seed_earlier_days,
+)
 
 logger = logging.getLogger("make_screenshot")
 
 DEFAULT_OUT = DOCS_DIR / "dashboard.png"
+DEFAULT_PERIOD_OUT = DOCS_DIR / "period.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1366, "height": 860}
@@ -119,6 +131,9 @@ def start_web(mongo_url: str, timezone: str) -> RunningWeb:
 
 
 # -- the browser -------------------------------------------------------------------------------
+THUMBS_READY = """() => [...document.querySelectorAll("img")]
+  .filter((img) => img.getBoundingClientRect().top < 1200)
+  .every((img) => img.complete && img.naturalWidth > 0)"""
 PAGE_READY = """() => {
   const live = document.querySelector("img[data-live-img]");
   const thumbs = [...document.querySelectorAll(".entries img, .today-card img")]
@@ -128,8 +143,8 @@ PAGE_READY = """() => {
 }"""
 
 
-def take_screenshot(url: str, out: Path) -> None:
-    """Log in with headless Chromium, open the dashboard and photograph it."""
+def take_screenshots(url: str, out: Path, period_out: Path, period_query: str) -> None:
+    """Log in with headless Chromium, photograph the dashboard, then the week's attendance."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -155,6 +170,16 @@ def take_screenshot(url: str, out: Path) -> None:
             page.wait_for_timeout(800)  # a few more live frames: boxes drawn, stream settled
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), animations="disabled", caret="hide")
+            page.set_viewport_size(VIEWPORT)
+            page.goto(f"/attendance?{period_query}")
+            page.wait_for_function(THUMBS_READY)
+            page.screenshot(
+                path=str(period_out),
+                animations="disabled",
+                caret="hide",
+                clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": MAX_HEIGHT},
+                full_page=True,
+            )
         finally:
             browser.close()
 
@@ -173,7 +198,10 @@ def shrink_png(path: Path) -> None:
 # -- main --------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dashboard PNG to write")
+    parser.add_argument(
+        "--period-out", type=Path, default=DEFAULT_PERIOD_OUT, help="week's attendance PNG"
+    )
     parser.add_argument("--timezone", default=SITE_TIMEZONE, help="the site's IANA time zone")
     return parser.parse_args(argv)
 
@@ -194,14 +222,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         web = start_web(mongo.url, args.timezone)
         cleanup.callback(web.stop)
         day = web.context.today()
-        employees = seed_day(web.context, web.new_bus(), zone, day)
         moment = datetime.combine(day, LIVE_TIME, tzinfo=zone)
+        web_clock.now = lambda: moment.astimezone(UTC)
+        employees = seed_day(web.context, web.new_bus(), zone, day)
+        week = [day - timedelta(days=n) for n in range(6, 0, -1)]
+        seed_earlier_days(web.context, web.new_bus(), zone, employees, week)
         camera = LiveCamera(web.context.live, live_scene(employees), moment)
         camera.start()
         cleanup.callback(camera.stop)
-        take_screenshot(web.url, args.out)
-    shrink_png(args.out)
-    logger.info("wrote %s (%d bytes)", args.out, args.out.stat().st_size)
+        query = f"from={week[0].isoformat()}&to={day.isoformat()}"
+        take_screenshots(web.url, args.out, args.period_out, query)
+    for out in (args.out, args.period_out):
+        shrink_png(out)
+        logger.info("wrote %s (%d bytes)", out, out.stat().st_size)
     return 0
 
 

@@ -21,6 +21,7 @@ from services.common.bus.base import Communicator
 from services.common.contracts import BoundingBox, SightingMessage, new_id
 from services.common.images import encode_jpeg
 from services.common.storage.employees import EMBEDDING_SIZE, Employee, NewFace
+from services.common.workday import Correction, ManualTime
 from services.recorder.service import Recorder
 from services.recorder.settings import RecorderSettings
 from services.web.context import WebContext
@@ -226,6 +227,61 @@ def seed_day(
         day,
     )
     return employees
+
+
+def seed_earlier_days(
+    context: WebContext,
+    bus: Communicator,
+    zone: ZoneInfo,
+    employees: dict[str, Employee],
+    days: Sequence[date],
+) -> None:
+    """The staff's earlier working days (arrivals a little earlier or later than on the
+    seeded day, about eight hours each), registrations moved a month back so that those days
+    count, and two corrections an admin would have made."""
+    settings = RecorderSettings.from_env({}, site_timezone=str(zone))
+    recorder = Recorder(bus, context.employees, context.attendance, context.sightings, settings)
+    rng = np.random.default_rng(SEED + 1)
+    first = min(days)
+    weekdays = [day for day in days if day.weekday() < 5]
+    # Priya took her first weekday off: the cameras never saw her that day.
+    leave = ("Priya Raman", weekdays[0]) if weekdays else None
+    for employee in employees.values():
+        # Read, change, replace: the test emulator stores a $set datetime as a string.
+        document = context.db.employees.find_one({"_id": employee.employee_id})
+        document["created_at"] = datetime.combine(first - timedelta(days=30), time(9), tzinfo=zone)
+        context.db.employees.replace_one({"_id": employee.employee_id}, document)
+    for member in STAFF:
+        if member.arrival is None:
+            continue
+        employee = employees[member.name]
+        for day in weekdays:
+            if (member.name, day) == leave:
+                continue
+            shift = timedelta(minutes=int(rng.integers(-20, 26)))
+            arrival = datetime.combine(day, member.arrival, tzinfo=zone) + shift
+            stay = timedelta(hours=8, minutes=int(rng.integers(-40, 41)))
+            for moment in (arrival, arrival + stay):
+                score = round(float(rng.uniform(0.78, 0.9)), 3)
+                recorder.record(close_up_sighting(member.look, moment, employee, score))
+    if len(weekdays) >= 2:
+        priya, mei = employees["Priya Raman"], employees["Mei Tanaka"]
+        context.attendance.set_correction(
+            priya.employee_id,
+            weekdays[0],
+            Correction(mark="leave", reason="Annual leave", made_by="admin"),
+        )
+        arrival = datetime.combine(weekdays[1], time(8, 30), tzinfo=zone)
+        context.attendance.set_correction(
+            mei.employee_id,
+            weekdays[1],
+            Correction(
+                arrival=ManualTime(arrival.astimezone(UTC)),
+                reason="Badge reader down at the side door",
+                made_by="admin",
+            ),
+        )
+    logger.info("seeded %d earlier days", len(days))
 
 
 # -- the live camera ---------------------------------------------------------------------------

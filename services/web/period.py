@@ -209,28 +209,25 @@ def build_period(
 
 
 def sort_rows(rows: list[PeriodRow], key: SortKey, descending: bool = False) -> list[PeriodRow]:
-    """Rows in the order asked, ties broken by day then name so paging is stable."""
+    """Rows in the order asked; the direction is the sort key's only, ties always go by day
+    then name (so paging is stable and a day's names stay in order)."""
 
     def base(row: PeriodRow) -> tuple:
         return (row.day, row.employee_name.casefold(), row.employee_id)
 
-    if key == "name":
-        ordered = sorted(rows, key=lambda r: (r.employee_name.casefold(), r.employee_id, r.day))
-    elif key == "status":
-        ordered = sorted(rows, key=lambda r: (STATUSES.index(r.status), *base(r)))
-    elif key == "hours":
-        ordered = sorted(rows, key=lambda r: (r.facts.hours or timedelta(0), *base(r)))
-    elif key == "arrival":
+    if key == "arrival":
         # Days without an arrival go last whichever the direction.
-        timed = sorted(
-            (r for r in rows if r.facts.arrival is not None),
-            key=lambda r: (r.facts.arrival, *base(r)),
-            reverse=descending,
-        )
-        return timed + sorted((r for r in rows if r.facts.arrival is None), key=base)
-    else:
-        ordered = sorted(rows, key=base)
-    return list(reversed(ordered)) if descending else ordered
+        timed = [r for r in rows if r.facts.arrival is not None]
+        ordered = sorted(sorted(timed, key=base), key=lambda r: r.facts.arrival, reverse=descending)
+        return ordered + sorted((r for r in rows if r.facts.arrival is None), key=base)
+    primary = {
+        "day": lambda r: r.day,
+        "name": lambda r: (r.employee_name.casefold(), r.employee_id),
+        "status": lambda r: STATUSES.index(r.status),
+        "hours": lambda r: r.facts.hours or timedelta(0),
+    }[key]
+    # Python's sort is stable, also in reverse: the base order survives among equal keys.
+    return sorted(sorted(rows, key=base), key=primary, reverse=descending)
 
 
 def this_week(today: date) -> tuple[date, date]:

@@ -117,6 +117,13 @@ def test_the_period_is_filtered_by_person_sorted_and_paged(admin, app, staff, cl
         ("Ana", 9.0),
         ("Bo", 1.0),
     ]
+    newest = admin.get(f"/api/v1/attendance?{week}&sort=day&order=desc").get_json()["rows"]
+    # The direction is the day's only: a day's names stay in order.
+    assert [(r["day"], r["employee_name"]) for r in newest[:3]] == [
+        ("2026-11-29", "Ana"),
+        ("2026-11-29", "Bo"),
+        ("2026-11-28", "Ana"),
+    ]
     by_name = admin.get(f"/api/v1/attendance?{week}&sort=name").get_json()["rows"]
     assert [r["employee_name"] for r in by_name] == ["Ana"] * 7 + ["Bo"] * 7
     long = admin.get("/api/v1/attendance?from=2026-11-01&to=2026-11-30").get_json()
