@@ -255,3 +255,20 @@ def test_weekdays_are_read_as_names_and_ranges():
     for bad in ("funday", "fri-mon"):
         with pytest.raises(ValueError):
             parse_weekdays(bad)
+
+
+def test_the_site_schedule_and_presence_come_from_the_settings():
+    from services.common.settings import SettingsError
+    from services.web.settings import WebSettings
+
+    key = {"WEB_SECRET_KEY": "0123456789abcdef0123456789abcdef"}
+    settings = WebSettings.from_env(
+        {**key, "WORK_DAYS": "tue-sat", "WORK_START": "07:30", "PRESENCE_TIMEOUT": "300"}
+    )
+    assert settings.site_schedule.working_days == frozenset({1, 2, 3, 4, 5})
+    assert settings.site_schedule.start == time(7, 30)
+    assert settings.site_schedule.grace == timedelta(minutes=5)
+    assert settings.site.presence_timeout == timedelta(minutes=5)
+    for bad in ({"WORK_DAYS": "weekdays"}, {"WORK_DAYS": ","}, {"WORK_START": "25:00"}):
+        with pytest.raises(SettingsError):
+            WebSettings.from_env({**key, **bad})
