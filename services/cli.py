@@ -1,23 +1,56 @@
-"""The ``attendance`` command: one subcommand per service, plus enrolment, evaluation, models."""
+"""The ``attendance`` command: one subcommand per service, plus enrolment, evaluation, models,
+accounts and API tokens.
+
+Every mistake a person can make on the command line or in the environment ends the command
+with one line on standard error and exit status 2, before anything slow (a model, a server)
+is touched; ``--help`` of each subcommand lists the variables it reads, generated from the
+settings classes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from services.common.settings import SettingsError
 
 logger = logging.getLogger(__name__)
+
+USAGE_ERROR = 2
+HELP_WIDTH = 100
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (and where the help is), not the
+    whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _service(name: str):
     def run(args: argparse.Namespace) -> int:
         from importlib import import_module
 
-        return import_module(f"services.{name}.main").main()
+        main = import_module(f"services.{name}.main").main
+        if name == "web":
+            # Reads and checks its settings itself.
+            return main()
+        settings = _SERVICE_SETTINGS[name]().from_env()
+        if name == "recognizer":
+            from services.common.model_files import ensure_models
+            from services.common.preflight import required_model_files
+
+            ensure_models(required_model_files(settings), settings.attendance_models_dir)
+        return main(settings)
 
     return run
 
@@ -25,15 +58,19 @@ def _service(name: str):
 def _capture(args: argparse.Namespace) -> int:
     from services.capture.main import main
     from services.capture.settings import CaptureSettings
+    from services.common.preflight import check_source
 
-    overrides = {}
-    if args.source:
-        overrides["capture_source"] = args.source
-    if args.camera_id:
-        overrides["camera_id"] = args.camera_id
-    if args.fps:
-        overrides["capture_fps"] = args.fps
-    return main(CaptureSettings.from_env(**overrides))
+    overrides = {
+        "capture_source": args.source,
+        "camera_id": args.camera_id,
+        "capture_fps": args.fps,
+    }
+    settings = CaptureSettings.from_env(
+        given_as={"capture_source": "--source", "camera_id": "--camera-id", "capture_fps": "--fps"},
+        **{name: value for name, value in overrides.items() if value is not None},
+    )
+    check_source(settings.capture_source, "--source" if args.source else "CAPTURE_SOURCE")
+    return main(settings)
 
 
 def _enroll(args: argparse.Namespace) -> int:
@@ -95,11 +132,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from services.common.model_files import check_models, download_models
+    from services.common.model_files import ModelDownloadError, check_models, download_models
 
     folder = Path(args.models_dir) if args.models_dir else None
     if args.action == "download":
-        for path in download_models(folder):
+        try:
+            paths = download_models(folder)
+        except ModelDownloadError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 1
+        for path in paths:
             sys.stdout.write(f"ok {path}\n")
         return 0
     problems = 0
@@ -107,6 +149,23 @@ def _models(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{status.state:<13} {status.path}  {status.detail}\n")
         problems += 0 if status.state == "ok" else 1
     return 1 if problems else 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from services.common.settings import CommonSettings
+    from services.common.storage.mongo import DatabaseUnavailable, connect
+    from services.web.token_commands import run
+
+    settings = CommonSettings.from_env()
+    try:
+        db = connect(settings.mongo_url, settings.mongo_db, attempts=3)
+    except DatabaseUnavailable as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    try:
+        return run(args, db, sys.stdout, sys.stderr)
+    finally:
+        db.client.close()
 
 
 def _users(args: argparse.Namespace) -> int:
@@ -129,27 +188,185 @@ def _users(args: argparse.Namespace) -> int:
     return run(args, db, sys.stdin, sys.stdout, sys.stderr, cache=cache)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="attendance",
-        description="Face-recognition attendance. Services read their settings from the "
-        "environment (see README).",
+def _settings_classes() -> dict[str, type]:
+    from services.capture.settings import CaptureSettings
+    from services.common.settings import CommonSettings
+    from services.detector.settings import DetectorSettings
+    from services.recognizer.settings import RecognizerSettings
+    from services.recorder.settings import RecorderSettings
+    from services.web.settings import WebSettings
+
+    return {
+        "common": CommonSettings,
+        "capture": CaptureSettings,
+        "detector": DetectorSettings,
+        "recognizer": RecognizerSettings,
+        "recorder": RecorderSettings,
+        "web": WebSettings,
+    }
+
+
+_SERVICE_SETTINGS = {
+    name: (lambda name=name: _settings_classes()[name])
+    for name in ("capture", "detector", "recognizer", "recorder", "web")
+}
+DATABASE_VARIABLES = ("MONGO_URL", "MONGO_DB")
+ALL_IN_ONE_DATABASE = (
+    "Without MONGO_URL, it works on the database of `attendance run` in ./data (the running "
+    "one's, or one started for the command)."
+)
+
+
+def _add_command(
+    commands,
+    name: str,
+    *,
+    summary: str,
+    description: str,
+    needs: str,
+    example: str,
+    settings: tuple[type, ...] = (),
+    only: tuple[str, ...] | None = None,
+    extra: str = "",
+    **options: object,
+) -> argparse.ArgumentParser:
+    """A subcommand whose help says what it does, what it needs, the variables it reads (from
+    the settings classes) and an example."""
+    from services.common.settings_help import environment_help
+
+    parts = [f"needs: {needs}"]
+    if extra:
+        parts.append(extra)
+    if settings:
+        parts.append(environment_help(*settings, only=only))
+    parts.append("example:\n" + "\n".join(f"  {line}" for line in example.splitlines()))
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, HELP_WIDTH),
+        epilog="\n\n".join(parts),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **options,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    capture = commands.add_parser("capture", help="publish frames from a camera, file or stream")
+
+
+def _models_epilog() -> str:
+    from services.common.model_files import DEFAULT_MODELS_DIR, MODEL_FILES, MODELS_DIR_ENV
+
+    lines = [
+        f"folder: --models-dir, else {MODELS_DIR_ENV}, else {DEFAULT_MODELS_DIR}",
+        "files (each checked against its sha256 after download):",
+    ]
+    for spec in MODEL_FILES.values():
+        lines.append(f"  {spec.name}: {spec.description}")
+        lines.append(f"    from {spec.url}")
+    return "\n".join(lines)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, the other subcommands' own arguments are
+    left out (importing the account code alone takes a quarter of a second)."""
+    from services.allinone import add_arguments as add_run_arguments
+    from services.allinone import run_from_args
+
+    classes = _settings_classes()
+    parser = OneLineParser(
+        prog="attendance",
+        description="Face-recognition attendance. `attendance run` starts everything in one "
+        "process; the other commands run one service each, or manage models, accounts and "
+        "tokens. Settings come from the environment: each command's --help lists the "
+        "variables it reads.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = _add_command(
+        commands,
+        "run",
+        summary="everything in one process: dashboard, pipeline, database (no servers needed)",
+        description="Run every service in one process, with an in-memory bus and cache and a "
+        "built-in MongoDB-wire server keeping its files in --data-dir. Watches camera 0 when "
+        "there is one, else only the kiosk and upload pages take pictures. Prints the "
+        "dashboard's address and, on the first start, the admin password. Missing model files "
+        "are downloaded first.",
+        needs="nothing; RABBITMQ_URL, REDIS_URL and MONGO_URL, when set, name real servers to use",
+        example="attendance run\n"
+        "attendance run --video door.mp4 --enroll-dir people/   # people/<name>/*.jpg\n"
+        "WEB_PORT=9000 SITE_TIMEZONE=Europe/Paris attendance run --camera 1",
+        settings=tuple(
+            classes[n] for n in ("capture", "detector", "recognizer", "recorder", "web")
+        ),
+    )
+    add_run_arguments(run)
+    run.set_defaults(run=run_from_args)
+
+    capture = _add_command(
+        commands,
+        "capture",
+        summary="publish frames from a camera, file or stream",
+        description="Read frames from a camera, a video file, a stream or a folder of images "
+        "and publish them to the detectors, CAPTURE_FPS per second.",
+        needs="RabbitMQ",
+        example="attendance capture --source rtsp://user:pass@door-cam/stream1 --camera-id door",
+        settings=(classes["capture"],),
+    )
     capture.add_argument("--source", help="camera index, video file, stream URL or folder")
-    capture.add_argument("--camera-id")
-    capture.add_argument("--fps", type=float)
+    capture.add_argument("--camera-id", help="camera name in records (default: CAMERA_ID)")
+    capture.add_argument("--fps", type=float, help="frames per second (default: CAPTURE_FPS)")
     capture.set_defaults(run=_capture)
-    for name, text in (
-        ("detector", "find and align faces in frames"),
-        ("recognizer", "embed faces, match them, publish sightings; serve enrolments"),
-        ("recorder", "apply the attendance rules and store records"),
-        ("web", "the dashboard and REST API"),
+    for name, summary, description, needs in (
+        (
+            "detector",
+            "find and align faces in frames",
+            "Find faces in the frames capture publishes (MediaPipe BlazeFace), follow them "
+            "from frame to frame and publish each face, aligned. Scale by running more copies.",
+            "RabbitMQ; the detector model file (downloaded when missing)",
+        ),
+        (
+            "recognizer",
+            "embed faces, match them, publish sightings; serve enrolments",
+            "Embed each face (FaceNet), match it against the gallery of employees and publish "
+            "sightings; also enrols photos for the web. Scale by running more copies.",
+            "RabbitMQ, Redis, MongoDB; the model files (downloaded when missing)",
+        ),
+        (
+            "recorder",
+            "apply the attendance rules and store records",
+            "Turn sightings into attendance records (arrival, departure per person and day) "
+            "and purge old sightings.",
+            "RabbitMQ, MongoDB",
+        ),
+        (
+            "web",
+            "the dashboard and REST API",
+            "Serve the dashboard and the REST API (/api/v1) with waitress. The first start "
+            "needs WEB_ADMIN_PASSWORD to create the admin account.",
+            "RabbitMQ, Redis, MongoDB",
+        ),
     ):
-        commands.add_parser(name, help=text).set_defaults(run=_service(name))
-    enroll = commands.add_parser("enroll", help="register an employee from photos")
-    enroll.add_argument("--name", required=True)
+        _add_command(
+            commands,
+            name,
+            summary=summary,
+            description=description,
+            needs=needs,
+            example=f"RABBITMQ_URL=amqp://guest:guest@broker:5672/%2F attendance {name}"
+            if name != "web"
+            else "WEB_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') \\\n"
+            "  WEB_ADMIN_PASSWORD='a long passphrase' attendance web",
+            settings=(classes[name],),
+        ).set_defaults(run=_service(name))
+
+    enroll = _add_command(
+        commands,
+        "enroll",
+        summary="register an employee from photos",
+        description="Register an employee from one or more photos, with the recognizer's own "
+        "detection and embedding code. Recorded in the audit log as cli:<os user>.",
+        needs="MongoDB, Redis; the model files",
+        example='attendance enroll --name "Ada Lovelace" ada-1.jpg ada-2.jpg',
+        settings=(classes["recognizer"],),
+    )
+    enroll.add_argument("--name", required=True, help="the employee's full name")
     enroll.add_argument("photos", nargs="+", metavar="PHOTO")
     enroll.add_argument(
         "--allow-duplicate-face",
@@ -157,29 +374,97 @@ def build_parser() -> argparse.ArgumentParser:
         help="enrol even a face that is already another employee's",
     )
     enroll.set_defaults(run=_enroll)
+
     evaluate = commands.add_parser(
-        "eval", help="measure accuracy on a labelled photo set", add_help=False
+        "eval",
+        help="measure accuracy on a labelled photo set or LFW (attendance eval --help)",
+        description="Measure recognition accuracy; `attendance eval --help` has its options.",
+        add_help=False,
     )
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate.set_defaults(run=_eval)
-    models = commands.add_parser("models", help="check or download the model files")
-    models.add_argument("action", choices=["check", "download"])
-    models.add_argument("--models-dir")
-    models.set_defaults(run=_models)
-    from services.web.account_commands import add_arguments as add_users_arguments
 
-    users = commands.add_parser(
-        "users",
-        help="web accounts: list, add, set-password, set-role, remove, unlock (MONGO_URL)",
+    models = _add_command(
+        commands,
+        "models",
+        summary="check or download the model files",
+        description="check: say which model files are present and intact. download: fetch the "
+        "missing ones from their official locations, with a progress bar, and check their "
+        "sha256; on failure, one line per file with its URL, expected sha256 and destination, "
+        "so it can be fetched elsewhere and copied in.",
+        needs="network access for download",
+        extra=_models_epilog(),
+        example="attendance models download\n"
+        "attendance models check --models-dir /srv/attendance/models",
     )
-    add_users_arguments(users)
-    users.set_defaults(run=_users)
-    from services.allinone import add_arguments, run_from_args
+    models.add_argument("action", choices=["check", "download"])
+    models.add_argument(
+        "--models-dir", help="the folder (default: ATTENDANCE_MODELS_DIR, else the cache)"
+    )
+    models.set_defaults(run=_models)
 
-    run = commands.add_parser("run", help="every service in one process (no servers needed)")
-    add_arguments(run)
-    run.set_defaults(run=run_from_args)
+    users = _add_command(
+        commands,
+        "users",
+        summary="web accounts: list, add, set-password, set-role, remove, unlock",
+        description="Manage the web's accounts; a lost admin password is one command. "
+        "Passwords are read from a prompt or standard input, never from the command line. "
+        "Changes end the account's sessions and are recorded in the audit log as "
+        "cli:<os user>. " + ALL_IN_ONE_DATABASE,
+        needs="MongoDB (unlock: also the web's Redis)",
+        example="attendance users set-password admin\n"
+        "printf '%s\\n' \"$NEW_PASSWORD\" | attendance users add lobby --role kiosk",
+        settings=(classes["common"],),
+        only=(*DATABASE_VARIABLES, "REDIS_URL", "ATTENDANCE_BUS_PREFIX"),
+    )
+    if command in (None, "users"):
+        from services.web.account_commands import add_arguments as add_users_arguments
+
+        add_users_arguments(users)
+    users.set_defaults(run=_users)
+
+    tokens = _add_command(
+        commands,
+        "tokens",
+        summary="API tokens for scripts: create, list, revoke",
+        description="Manage API tokens (the API tokens page does the same). A new token's "
+        "secret is printed once, alone on standard output; send it as "
+        "`Authorization: Bearer <secret>`. Recorded in the audit log as cli:<os user>. "
+        + ALL_IN_ONE_DATABASE,
+        needs="MongoDB",
+        example="TOKEN=$(attendance tokens create --role viewer payroll)\n"
+        'curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/employees\n'
+        "attendance tokens revoke 0123456789ab",
+        settings=(classes["common"],),
+        only=DATABASE_VARIABLES,
+    )
+    if command in (None, "tokens"):
+        from services.web.token_commands import add_arguments as add_tokens_arguments
+
+        add_tokens_arguments(tokens)
+    tokens.set_defaults(run=_tokens)
     return parser
+
+
+@contextlib.contextmanager
+def _database_of_the_all_in_one(command: str) -> Iterator[None]:
+    """``users`` and ``tokens`` without MONGO_URL work on the database ``attendance run``
+    keeps in ./data, when there is one."""
+    if command not in ("users", "tokens") or os.environ.get("MONGO_URL"):
+        yield
+        return
+    from services.allinone import all_in_one_database
+
+    with all_in_one_database() as url:
+        if url is None:
+            yield
+            return
+        sys.stderr.write("MONGO_URL is not set: using the database of `attendance run` in ./data\n")
+        os.environ["MONGO_URL"] = url
+        try:
+            yield
+        finally:
+            del os.environ["MONGO_URL"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,12 +473,28 @@ def main(argv: list[str] | None = None) -> int:
         # argparse's REMAINDER cannot pass on options (--manifest ...) as the first words, so
         # the evaluation's own parser takes them directly.
         return _eval(argparse.Namespace(rest=argv[1:]))
-    args = build_parser().parse_args(argv)
+    from services.common.model_files import ModelFileError
+
+    args = build_parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
+    prog = f"attendance {args.command}"
     try:
-        return int(args.run(args) or 0)
-    except SettingsError as exc:
-        sys.stderr.write(f"configuration error: {exc}\n")
-        return 2
+        with _database_of_the_all_in_one(args.command):
+            return int(args.run(args) or 0)
+    except (SettingsError, ModelFileError) as exc:
+        sys.stderr.write(f"{prog}: {exc}\n")
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    finally:
+        _close_loaded_detectors()
+
+
+def _close_loaded_detectors() -> None:
+    # MediaPipe's finaliser fails noisily when it runs during interpreter exit; only if loaded.
+    detector_main = sys.modules.get("services.detector.main")
+    if detector_main is not None:
+        detector_main.close_detectors()
 
 
 if __name__ == "__main__":

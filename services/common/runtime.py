@@ -7,11 +7,16 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from services.common.bus.base import Communicator
-from services.common.bus.topology import Channel
 from services.common.redact import redact_url
-from services.common.settings import CommonSettings
+
+if TYPE_CHECKING:
+    # Imported where used: commands configure logging and report a mistake in a flag before
+    # the bus's modules (pymongo, redis, prometheus) load.
+    from services.common.bus.base import Communicator
+    from services.common.bus.topology import Channel
+    from services.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+
 from services.common.bus.base import Communicator
 from services.common.bus.topology import FRAMES
+from services.common.model_files import ensure_models
+from services.common.preflight import required_model_files
 from services.common.runtime import (
     configure_logging,
     connect_bus,
@@ -15,6 +19,10 @@ from services.detector.face_finder import FaceFinder
 from services.detector.service import Detector
 from services.detector.settings import DetectorSettings
 
+# Every detector built here, so that a process can close them before it exits: MediaPipe's
+# own finaliser fails with a traceback when it runs during interpreter shutdown.
+_built: weakref.WeakSet[FaceDetector] = weakref.WeakSet()
+
 
 def build_finder(settings: DetectorSettings) -> FaceFinder:
     detector = FaceDetector(
@@ -23,7 +31,14 @@ def build_finder(settings: DetectorSettings) -> FaceFinder:
         min_confidence=settings.detector_min_confidence,
         min_face_size=settings.detector_min_face_size,
     )
+    _built.add(detector)
     return FaceFinder(detector)
+
+
+def close_detectors() -> None:
+    """Close every detector :func:`build_finder` made (closing twice is harmless)."""
+    for detector in list(_built):
+        detector.close()
 
 
 def build(settings: DetectorSettings, bus: Communicator) -> Detector:
@@ -33,12 +48,15 @@ def build(settings: DetectorSettings, bus: Communicator) -> Detector:
 def main(settings: DetectorSettings | None = None) -> int:
     settings = settings or DetectorSettings.from_env()
     configure_logging(settings.log_level, settings.log_json)
+    # Check first (downloading a missing model file), then connect and load.
+    ensure_models(required_model_files(settings), settings.attendance_models_dir)
     bus = connect_bus(settings)
-    build(settings, bus).start()
-    serve_worker_health(settings, bus, FRAMES)
-    stop_on_signals(bus.stop)
     try:
+        build(settings, bus).start()
+        serve_worker_health(settings, bus, FRAMES)
+        stop_on_signals(bus.stop)
         bus.run()
     finally:
         bus.close()
+        close_detectors()
     return 0

@@ -13,6 +13,7 @@ from pymongo.database import Database
 from services.common.bus.base import Communicator, M, R
 from services.common.bus.topology import Channel
 from services.common.cache import RedisCache
+from services.common.preflight import check_account_password
 from services.common.runtime import configure_logging, connect_bus
 from services.common.settings import SettingsError
 from services.common.storage.employees import EmployeeRepository
@@ -95,12 +96,20 @@ def connect_live_bus(settings: WebSettings) -> Communicator:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = WebSettings.from_env()
+        # Checked before any server is contacted: a weak password stops the first start.
+        check_account_password(settings.web_admin_password, "admin", "WEB_ADMIN_PASSWORD")
+        check_account_password(settings.web_viewer_password, "viewer", "WEB_VIEWER_PASSWORD")
     except SettingsError as exc:
-        sys.stderr.write(f"web: {exc}\n")
+        sys.stderr.write(f"attendance web: {exc}\n")
         return 2
     configure_logging(settings.log_level, settings.log_json)
     db = connect(settings.mongo_url, settings.mongo_db)
-    if not settings.web_admin_password and not UserStore(db).has_admin():
+    if UserStore(db).has_admin():
+        logger.info(
+            "an admin account exists; a forgotten password is reset with "
+            "`attendance users set-password NAME` (with this MONGO_URL and MONGO_DB)"
+        )
+    elif not settings.web_admin_password:
         logger.error("no admin account exists yet: set WEB_ADMIN_PASSWORD for the first start")
         return 2
     app, buses = build_app(settings, db)
