@@ -83,6 +83,30 @@ class FrameMessage(Message):
     jpeg: bytes
 
 
+def _omitted_when_unset(value: object) -> bool:
+    return value is None or value is False
+
+
+# Fields added to a version after it shipped carry this: left out of the JSON while unset, so a
+# consumer built before them (``extra="forbid"``) still reads every message that does not use
+# them, and refuses, rather than misreads, one that does.
+AddedLater = Field(exclude_if=_omitted_when_unset)
+
+
+class FaceQualityReport(BaseModel):
+    """How well a face can be judged (services/detector/face_quality.py has the definitions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Shorter side of the face box, in pixels of the frame.
+    face_size: Annotated[float, Field(ge=0.0)]
+    # High-frequency share of the aligned crop's face area (blur lowers it).
+    sharpness: Annotated[float, Field(ge=0.0)]
+    # Sideways offset of the nose tip from the eyes' midpoint, in eye distances (0: frontal).
+    turn: Annotated[float, Field(ge=0.0)]
+    # Height of the nose tip between the eye line (0) and the mouth (1); ~0.5 when level.
+    nose_height: float
+
+
 class FaceMessage(Message):
     """One detected, aligned face and the frame snapshot it came from."""
 
@@ -101,6 +125,8 @@ class FaceMessage(Message):
     crop_rgb: bytes
     # A reduced JPEG of the whole frame: the attendance picture.
     snapshot_jpeg: bytes
+    # Set by detectors that measure it; a face without it is judged (older detectors).
+    quality: Annotated[FaceQualityReport | None, AddedLater] = None
 
 
 class SightingMessage(Message):
@@ -126,16 +152,6 @@ class SightingMessage(Message):
     @property
     def is_known(self) -> bool:
         return self.employee_id is not None
-
-
-def _omitted_when_unset(value: object) -> bool:
-    return value is None or value is False
-
-
-# Fields added to a version after it shipped carry this: left out of the JSON while unset, so a
-# consumer built before them (``extra="forbid"``) still reads every message that does not use
-# them, and refuses, rather than misreads, one that does.
-AddedLater = Field(exclude_if=_omitted_when_unset)
 
 
 class EnrolmentRequest(Message):

@@ -10,10 +10,17 @@ import numpy as np
 
 from services.common.bus.base import Communicator, PermanentError
 from services.common.bus.topology import FACES, FRAMES
-from services.common.contracts import BoundingBox, FaceMessage, FrameMessage, new_id
+from services.common.contracts import (
+    BoundingBox,
+    FaceMessage,
+    FaceQualityReport,
+    FrameMessage,
+    new_id,
+)
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.metrics import FACES_DETECTED, FRAMES_PROCESSED
-from services.detector.face_finder import FaceFinder
+from services.detector.face_finder import FaceFinder, FoundFace
+from services.detector.face_quality import assess
 from services.detector.tracking import IouTracker
 
 logger = logging.getLogger(__name__)
@@ -61,7 +68,19 @@ class Detector:
                     crop_size=face.crop.shape[0],
                     crop_rgb=np.ascontiguousarray(face.crop, dtype=np.uint8).tobytes(),
                     snapshot_jpeg=snapshot,
+                    quality=quality_report(face),
                 )
             )
         logger.debug("frame %s: %d face(s)", frame.frame_id, len(messages))
         return messages
+
+
+def quality_report(face: FoundFace) -> FaceQualityReport:
+    """The face's quality, for the recognizer's gate (measured here, where the keypoints are)."""
+    quality = assess(face.box, face.keypoints, face.score, face.crop)
+    return FaceQualityReport(
+        face_size=quality.face_size,
+        sharpness=quality.sharpness,
+        turn=quality.turn,
+        nose_height=quality.nose_height,
+    )
