@@ -65,6 +65,7 @@ _ASKS_THE_RECOGNIZER = frozenset(
         "api.add_employee_photos",
         "api.preview_employee_face",
         "api.assign_unknown_face",
+        "api.assign_unknown_face_group",
     }
 )
 

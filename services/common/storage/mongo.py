@@ -60,3 +60,6 @@ def ensure_indexes(db: Database) -> None:
     db.sightings.create_index([("seen_at", DESCENDING)])
     db.sightings.create_index([("employee_id", ASCENDING), ("seen_at", DESCENDING)])
     db.pictures.create_index([("owner_id", ASCENDING)])
+    db.attendance_corrections.create_index([("day", ASCENDING), ("employee_id", ASCENDING)])
+    db.attendance_corrections.create_index([("employee_id", ASCENDING)])
+    db.sightings.create_index([("known", ASCENDING), ("seen_at", ASCENDING)])

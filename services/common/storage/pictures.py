@@ -41,5 +41,12 @@ class PictureStore:
             return 0
         return self._pictures.delete_many({"_id": {"$in": ids}}).deleted_count
 
+    def give(self, picture_id: str, owner_id: str, kind: str) -> bool:
+        """Make ``owner_id`` the owner of a stored picture (deleting them deletes it)."""
+        result = self._pictures.update_one(
+            {"_id": picture_id}, {"$set": {"owner_id": owner_id, "kind": kind}}
+        )
+        return result.matched_count == 1
+
     def delete_owned_by(self, owner_id: str) -> int:
         return self._pictures.delete_many({"owner_id": owner_id}).deleted_count

@@ -135,13 +135,7 @@ class SightingLog:
         return changed
 
     def _give_picture(self, picture_id: str, kind: str, owner_id: str) -> None:
-        # PictureStore has no change of owner; storing the same bytes again under the same id
-        # does it with its public calls (a crash in between loses only this one picture).
-        jpeg = self._pictures.get(picture_id)
-        if jpeg is None:
-            return
-        self._pictures.delete([picture_id])
-        self._pictures.put(picture_id, jpeg, owner_id=owner_id, kind=kind)
+        self._pictures.give(picture_id, owner_id, kind)
 
     def count(self, *, known: bool | None = None) -> int:
         return self._sightings.count_documents({} if known is None else {"known": known})

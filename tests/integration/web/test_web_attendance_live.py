@@ -201,4 +201,5 @@ def test_the_openapi_document_names_the_unavailable_and_timeout_answers(admin, a
         "api_add_employee_photos_post",
         "api_preview_employee_face_post",
         "api_assign_unknown_face_post",
+        "api_assign_unknown_face_group_post",
     }
