@@ -20,8 +20,10 @@ from services.common.storage.employees import (
     normalize_name,
 )
 from services.detector.face_finder import FaceFinder, FoundFace
+from services.detector.face_quality import QualityGate, assess
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.matching import DEFAULT_THRESHOLD, closest_employee
+from services.recognizer.open_set import OpenSetPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +70,21 @@ class Enroller:
         max_photo_bytes: int = 10 * 1024 * 1024,
         *,
         match_threshold: float = DEFAULT_THRESHOLD,
+        policy: OpenSetPolicy | None = None,
+        quality_gate: QualityGate | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``policy`` (the recognizer's) gives the threshold above which a face counts as
+        already enrolled; without it, ``match_threshold``. Photos whose face ``quality_gate``
+        refuses are refused (face_too_small, face_blurred, face_turned)."""
         self._finder = finder
         self._embedder = embedder
         self._employees = employees
         self._gallery = gallery
         self._max_photo_bytes = max_photo_bytes
         self._match_threshold = match_threshold
+        self._policy = policy
+        self._quality_gate = quality_gate
         self._clock = clock
 
     def enroll(
@@ -128,16 +137,21 @@ class Enroller:
         """A face the recognizer would take for another employee must not be enrolled again:
         the two would tie, and the margin would then refuse both people at every camera."""
         snapshot = self._gallery.current()
+        threshold = (
+            self._match_threshold
+            if self._policy is None
+            else self._policy.rule_for(len(snapshot.employee_ids)).threshold
+        )
         for number, face in enumerate(faces, 1):
             closest = closest_employee(face.embedding, snapshot.matrix, excluding=owner)
-            if closest is None or closest.similarity < self._match_threshold:
+            if closest is None or closest.similarity < threshold:
                 continue
             name = snapshot.names.get(closest.employee_id, "an employee")
             raise EnrolmentError(
                 "face_already_enrolled",
                 f"photo {number}: this face is already enrolled as {name} "
                 f"(id {closest.employee_id}; similarity {closest.similarity:.2f}, match "
-                f"threshold {self._match_threshold:.2f})",
+                f"threshold {threshold:.2f})",
                 conflicting_employee_id=closest.employee_id,
             )
 
@@ -196,7 +210,17 @@ class Enroller:
                 "several_faces",
                 f"{where}: {len(people)} faces found; use a photo of this person alone",
             )
+        self._judgeable(faces[0], where)
         return rgb, faces[0]
+
+    def _judgeable(self, face: FoundFace, where: str) -> None:
+        """A face the recognizer would not judge at a camera is no use in the gallery."""
+        if self._quality_gate is None:
+            return
+        quality = assess(face.box, face.keypoints, face.score, face.crop)
+        refusal = self._quality_gate.refusal(quality)
+        if refusal is not None:
+            raise EnrolmentError(refusal.code, f"{where}: {refusal.reason}")
 
     def handle(self, request: EnrolmentRequest) -> EnrolmentResult | None:
         """Serve one enrolment request from the bus; errors become a result, never a crash.

@@ -22,6 +22,8 @@ from services.common.storage.mongo import is_reachable as _mongo_ok
 from services.detector.main import build_finder
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
+from services.recognizer.open_set import OpenSetPolicy
+from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.service import Recognizer
 from services.recognizer.settings import RecognizerSettings
 
@@ -35,11 +37,23 @@ def build_embedder(settings: RecognizerSettings) -> FaceEmbedder:
     return FaceEmbedder.from_models_dir(settings.attendance_models_dir, **options)
 
 
+def build_policy(settings: RecognizerSettings, model_id: str) -> OpenSetPolicy:
+    """The decision rule: calibrated for the recipe, unless MATCH_THRESHOLD/MARGIN are set."""
+    return OpenSetPolicy(
+        model_id,
+        CALIBRATIONS,
+        target_fpir=settings.match_target_fpir,
+        threshold=settings.threshold_override,
+        margin=settings.margin_override,
+    )
+
+
 @dataclass
 class RecognitionStack:
     embedder: FaceEmbedder
     gallery: Gallery
     enroller: Enroller
+    policy: OpenSetPolicy
 
 
 def build_stack(
@@ -48,15 +62,17 @@ def build_stack(
     embedder = build_embedder(settings)
     employees = EmployeeRepository(db)
     gallery = Gallery(cache, employees, embedder.model_id)
+    policy = build_policy(settings, embedder.model_id)
     enroller = Enroller(
         build_finder(settings),
         embedder,
         employees,
         gallery,
         settings.enrolment_max_photo_bytes,
-        match_threshold=settings.match_threshold,
+        policy=policy,
+        quality_gate=settings.quality_gate,
     )
-    return RecognitionStack(embedder, gallery, enroller)
+    return RecognitionStack(embedder, gallery, enroller, policy)
 
 
 def build(
@@ -79,8 +95,8 @@ def recognizer_for(
         stack.embedder,
         stack.gallery,
         cache,
-        threshold=settings.match_threshold,
-        margin=settings.match_margin,
+        policy=stack.policy,
+        quality_gate=settings.quality_gate,
         batch_size=settings.recognizer_batch_size,
         sighting_cooldown=settings.sighting_cooldown,
         agreement_frames=settings.track_agreement_frames,

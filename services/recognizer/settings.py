@@ -5,16 +5,33 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from services.detector.face_quality import (
+    DEFAULT_MAX_TURN,
+    DEFAULT_MIN_FACE_SIZE,
+    DEFAULT_MIN_NOSE_HEIGHT,
+    DEFAULT_MIN_SHARPNESS,
+    QualityGate,
+)
 from services.detector.settings import DetectorSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+from services.recognizer.open_set import DEFAULT_TARGET_FPIR
 from services.recognizer.track_agreement import MAX_VOTES_PER_TRACK
 
 
 class RecognizerSettings(DetectorSettings):
     """The recognizer also enrols photos, with the detector's own settings and code."""
 
+    # MATCH_THRESHOLD and MATCH_MARGIN are overrides: set (in the environment or as an
+    # argument), they replace the gallery-size rule of services/recognizer/open_set.py; unset,
+    # the threshold follows the gallery so that at most MATCH_TARGET_FPIR of strangers pass.
+    # The defaults below are what the evaluation reports use when nothing is set.
     match_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = DEFAULT_THRESHOLD
     match_margin: Annotated[float, Field(ge=0.0, le=2.0)] = DEFAULT_MARGIN
+    match_target_fpir: Annotated[float, Field(gt=0.0, lt=1.0)] = DEFAULT_TARGET_FPIR
+    # Faces below these are not judged, and enrolment refuses them (face_quality.py).
+    quality_min_face_size: Annotated[float, Field(ge=0.0)] = DEFAULT_MIN_FACE_SIZE
+    quality_min_sharpness: Annotated[float, Field(ge=0.0)] = DEFAULT_MIN_SHARPNESS
+    quality_max_turn: Annotated[float, Field(gt=0.0)] = DEFAULT_MAX_TURN
     recognizer_batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     recognizer_device: str = "cpu"
     recognizer_threads: Annotated[int, Field(ge=1)] | None = None
@@ -27,3 +44,21 @@ class RecognizerSettings(DetectorSettings):
     # Frames of one track that must agree before a sighting counts (1: every frame counts).
     track_agreement_frames: Annotated[int, Field(ge=1, le=MAX_VOTES_PER_TRACK)] = 2
     enrolment_max_photo_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+
+    @property
+    def threshold_override(self) -> float | None:
+        """MATCH_THRESHOLD when it was set, else None (the gallery-size rule decides)."""
+        return self.match_threshold if "match_threshold" in self.model_fields_set else None
+
+    @property
+    def margin_override(self) -> float | None:
+        return self.match_margin if "match_margin" in self.model_fields_set else None
+
+    @property
+    def quality_gate(self) -> QualityGate:
+        return QualityGate(
+            min_face_size=self.quality_min_face_size,
+            min_sharpness=self.quality_min_sharpness,
+            max_turn=self.quality_max_turn,
+            min_nose_height=DEFAULT_MIN_NOSE_HEIGHT,
+        )

@@ -1,0 +1,118 @@
+"""What the recognizer's decision rule is for the gallery it holds, reported through the cache.
+
+The recognizer writes a :class:`RecognitionStatus` whenever it loads a new gallery snapshot
+(and when it starts); the web's Recognition page and ``GET /api/v1/recognition`` read it. The
+status carries the time it was written, so a reader can tell a recognizer that has not
+reported for long from one that merely has nothing new to say.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.common.cache import KeyValueCache
+from services.detector.face_quality import QualityGate
+from services.recognizer.open_set import DecisionRule, OpenSetPolicy
+
+logger = logging.getLogger(__name__)
+
+STATUS_KEY = "recognition:status"
+# Gallery sizes, as multiples of the current one, for which the status shows what the rule
+# would do: how the threshold will move as staff is added.
+OUTLOOK_FACTORS = (2, 5, 10)
+
+
+class RuleAtSize(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    gallery_embeddings: int
+    threshold: float
+    expected_fpir: float | None
+
+
+class GateLimits(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    min_face_size: float
+    min_sharpness: float
+    max_turn: float
+    min_nose_height: float
+
+
+class RecognitionStatus(BaseModel):
+    # A reader ignores fields a newer recognizer added, rather than failing on them.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_id: str
+    gallery_version: str
+    gallery_people: int
+    gallery_embeddings: int
+    rule: Literal["calibrated", "configured", "uncalibrated"]
+    threshold: float
+    margin: float
+    expected_fpir: float | None
+    target_fpir: float | None
+    calibration: str | None
+    outlook: list[RuleAtSize]
+    quality_gate: GateLimits | None
+    reported_at: datetime
+
+
+def describe(
+    policy: OpenSetPolicy,
+    rule: DecisionRule,
+    *,
+    gallery_version: str,
+    gallery_people: int,
+    gate: QualityGate | None,
+    reported_at: datetime,
+) -> RecognitionStatus:
+    """The status of a recognizer applying ``rule`` (made by ``policy``) to its gallery."""
+    grown = [policy.rule_for(max(rule.gallery_embeddings, 1) * f) for f in OUTLOOK_FACTORS]
+    tail = policy.tail
+    return RecognitionStatus(
+        model_id=policy.model_id,
+        gallery_version=gallery_version,
+        gallery_people=gallery_people,
+        gallery_embeddings=rule.gallery_embeddings,
+        rule=rule.source,
+        threshold=rule.threshold,
+        margin=rule.margin,
+        expected_fpir=rule.expected_fpir,
+        target_fpir=rule.target_fpir,
+        calibration=None if tail is None else tail.source,
+        outlook=[
+            RuleAtSize(
+                gallery_embeddings=r.gallery_embeddings,
+                threshold=r.threshold,
+                expected_fpir=r.expected_fpir,
+            )
+            for r in grown
+        ],
+        quality_gate=None
+        if gate is None
+        else GateLimits(
+            min_face_size=gate.min_face_size,
+            min_sharpness=gate.min_sharpness,
+            max_turn=gate.max_turn,
+            min_nose_height=gate.min_nose_height,
+        ),
+        reported_at=reported_at,
+    )
+
+
+def publish_status(cache: KeyValueCache, status: RecognitionStatus) -> None:
+    cache.set(STATUS_KEY, status.model_dump_json().encode())
+
+
+def read_status(cache: KeyValueCache) -> RecognitionStatus | None:
+    """The last status a recognizer reported; None when none has (or it cannot be read)."""
+    raw = cache.get(STATUS_KEY)
+    if raw is None:
+        return None
+    try:
+        return RecognitionStatus.model_validate_json(raw)
+    except ValidationError as exc:
+        logger.warning("unreadable recognition status in the cache: %s", exc)
+        return None
