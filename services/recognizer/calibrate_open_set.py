@@ -72,7 +72,7 @@ def fit_tail(
         model_id=model_id,
         thresholds=tuple(float(t) for t in thresholds),
         log10_far=tuple(round(float(v), 3) for v in values),
-        source=f"{source}; {total} impostor pairs",
+        source=f"{source}; {total:,} impostor pairs",
     )
 
 

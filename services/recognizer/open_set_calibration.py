@@ -58,7 +58,7 @@ FACENET_CASIA_ALIGN_V1 = ImpostorTail.from_rows(
         (0.88, -8.260),
         (0.90, -8.732),
     ),
-    source="LFW View 1 pairsDevTrain.txt; 5923194 impostor pairs",
+    source="LFW View 1 pairsDevTrain.txt; 5,923,194 impostor pairs",
 )
 
 CALIBRATIONS: tuple[ImpostorTail, ...] = (FACENET_CASIA_ALIGN_V1,)

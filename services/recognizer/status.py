@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.common.cache import KeyValueCache
 from services.detector.face_quality import QualityGate
-from services.recognizer.open_set import DecisionRule, OpenSetPolicy
+from services.recognizer.open_set import (
+    DEFAULT_TARGET_FPIR,
+    DecisionRule,
+    ImpostorTail,
+    OpenSetPolicy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,9 @@ class RecognitionStatus(BaseModel):
     expected_fpir: float | None
     target_fpir: float | None
     calibration: str | None
+    # The recipe's impostor tail (threshold, log10 FAR), so a reader can work out the rule for
+    # another gallery size exactly as the recognizer would (:func:`rule_at`).
+    calibration_table: list[tuple[float, float]] | None
     outlook: list[RuleAtSize]
     quality_gate: GateLimits | None
     reported_at: datetime
@@ -82,6 +90,9 @@ def describe(
         expected_fpir=rule.expected_fpir,
         target_fpir=rule.target_fpir,
         calibration=None if tail is None else tail.source,
+        calibration_table=None
+        if tail is None
+        else [(t, v) for t, v in zip(tail.thresholds, tail.log10_far, strict=True)],
         outlook=[
             RuleAtSize(
                 gallery_embeddings=r.gallery_embeddings,
@@ -99,6 +110,30 @@ def describe(
             min_nose_height=gate.min_nose_height,
         ),
         reported_at=reported_at,
+    )
+
+
+def rule_at(status: RecognitionStatus, gallery_embeddings: int) -> RuleAtSize:
+    """The rule the reporting recognizer would apply to a gallery of that many embeddings."""
+    tails = []
+    if status.calibration_table:
+        tails.append(
+            ImpostorTail.from_rows(
+                status.model_id, status.calibration_table, source=status.calibration or ""
+            )
+        )
+    policy = OpenSetPolicy(
+        status.model_id,
+        tails,
+        target_fpir=status.target_fpir or DEFAULT_TARGET_FPIR,
+        threshold=status.threshold if status.rule == "configured" else None,
+        margin=status.margin,
+    )
+    rule = policy.rule_for(gallery_embeddings)
+    return RuleAtSize(
+        gallery_embeddings=gallery_embeddings,
+        threshold=rule.threshold,
+        expected_fpir=rule.expected_fpir,
     )
 
 
