@@ -22,6 +22,7 @@ from services.common.contracts import (
 from services.common.gallery import Gallery, GallerySnapshot
 from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
+from services.common.outages import is_outage
 from services.detector.face_quality import QualityGate
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
@@ -79,7 +80,13 @@ class Recognizer:
         self._agreement = TrackAgreement(cache, agreement_frames)
 
     def start(self) -> None:
-        self.rule_for(self._gallery.current())
+        try:
+            self.rule_for(self._gallery.current())
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The first batch of faces reports it, once the database and cache are back.
+            logger.warning("recognition status not reported at start: %s", exc)
         self._bus.subscribe(FACES, self.handle, batch_size=self._batch_size)
         if self._enroller is not None:
             self._bus.subscribe(ENROLMENTS, self.handle_enrolments)

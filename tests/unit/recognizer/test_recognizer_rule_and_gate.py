@@ -17,6 +17,7 @@ from services.common.bus.topology import SIGHTINGS
 from services.common.cache import InMemoryCache
 from services.common.contracts import FaceMessage, FaceQualityReport
 from services.common.gallery import GallerySnapshot
+from services.common.outages import DependencyUnavailable
 from services.detector.face_quality import QualityGate
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.service import Recognizer
@@ -97,10 +98,15 @@ def frame_of(who: int, face_id: str, quality: FaceQualityReport | None = GOOD) -
 
 class Setup:
     def __init__(
-        self, *, others: int = 0, policy: OpenSetPolicy | None = None, agreement_frames: int = 1
+        self,
+        *,
+        others: int = 0,
+        policy: OpenSetPolicy | None = None,
+        agreement_frames: int = 1,
+        gallery: SettableGallery | None = None,
     ) -> None:
         self.cache = InMemoryCache()
-        self.gallery = SettableGallery(others)
+        self.gallery = gallery or SettableGallery(others)
         self.embedder = VectorPerFill()
         broker = InMemoryBroker()
         self.published = Inbox()
@@ -210,3 +216,28 @@ def test_refused_frames_do_not_vote_on_their_track():
     # One rejected vote only: the blurred frame did not count towards agreement.
     assert setup.handle(of_track("f1", BLURRED), of_track("f2", GOOD)) == []
     assert setup.handle(of_track("f3", GOOD)) == [("f3", None)]
+
+
+class AwayAtFirst(SettableGallery):
+    """A gallery whose database is away for the first call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def current(self) -> GallerySnapshot:
+        self.calls += 1
+        if self.calls == 1:
+            raise DependencyUnavailable("MongoDB is away")
+        return super().current()
+
+
+def test_a_recognizer_starts_while_the_database_is_away_and_reports_at_its_first_face():
+    setup = Setup(gallery=AwayAtFirst())
+
+    setup.recognizer.start()
+    assert read_status(setup.cache) is None
+
+    assert setup.handle(frame_of(ADA, "f1")) == [("f1", "ada")]
+    status = read_status(setup.cache)
+    assert status is not None and status.gallery_people == 1
