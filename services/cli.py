@@ -46,13 +46,19 @@ def _service(name: str):
             return main()
         settings = _SERVICE_SETTINGS[name]().from_env()
         if name == "recognizer":
-            from services.common.model_files import ensure_models
-            from services.common.preflight import required_model_files
-
-            ensure_models(required_model_files(settings), settings.attendance_models_dir)
+            _ensure_model_files(settings)
         return main(settings)
 
     return run
+
+
+def _ensure_model_files(settings) -> None:
+    """Check first, load later: the model files these settings load are there (downloaded if
+    missing), or the command stops with one line before it connects to anything."""
+    from services.common.model_files import ensure_models
+    from services.common.preflight import required_model_files
+
+    ensure_models(required_model_files(settings), settings.attendance_models_dir)
 
 
 def _capture(args: argparse.Namespace) -> int:
@@ -478,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
     prog = f"attendance {args.command}"
     try:
+        if args.command == "enroll":
+            _ensure_model_files(_settings_classes()["recognizer"].from_env())
         with _database_of_the_all_in_one(args.command):
             return int(args.run(args) or 0)
     except (SettingsError, ModelFileError) as exc:

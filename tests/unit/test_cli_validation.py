@@ -259,3 +259,73 @@ def test_a_mistake_ends_the_command_in_under_two_seconds_with_one_line(
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert elapsed < 2.0, f"took {elapsed:.2f}s"
     assert not (tmp_path / "data").exists(), "nothing is created before the checks pass"
+
+
+# -- the services one by one -------------------------------------------------------------------
+@pytest.fixture
+def no_connections(monkeypatch):
+    """Reaching the broker or the database fails the test: the mistake must come first."""
+    import services.capture.main
+    import services.common.storage.mongo
+    import services.detector.main
+    import services.recognizer.main
+    import services.recorder.main
+    import services.web.main
+
+    def connect(*args, **kwargs):
+        raise Loaded("a server was contacted before the mistake was reported")
+
+    for module in (
+        services.capture.main,
+        services.detector.main,
+        services.recognizer.main,
+        services.recorder.main,
+    ):
+        monkeypatch.setattr(module, "connect_bus", connect)
+    for module in (
+        services.common.storage.mongo,
+        services.recognizer.main,
+        services.recorder.main,
+        services.web.main,
+    ):
+        monkeypatch.setattr(module, "connect", connect)
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["detector"], ["face_detection_short_range.tflite"]),
+        (["recognizer"], ["face_detection_short_range.tflite", "facenet-casia-webface.pt"]),
+        (["enroll", "--name", "Ada", "ada.jpg"], ["facenet-casia-webface.pt"]),
+    ],
+)
+def test_a_service_without_its_models_and_network_stops_in_one_line_before_connecting(
+    run_here, no_connections, tmp_path, monkeypatch, unreachable_downloads, argv, missing
+):
+    unreachable_downloads(monkeypatch)
+    line = _refused(
+        run_here(*argv, ATTENDANCE_MODELS_DIR=str(tmp_path)), f"attendance {argv[0]}: ", *missing
+    )
+    assert "no network" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["capture", "--source", "door.mp4"], {}, "--source"),
+        (["capture", "--fps", "0"], {}, "--fps 0"),
+        (["capture"], {"CAPTURE_SOURCE": "ftp://door"}, "CAPTURE_SOURCE"),
+        (["recorder"], {"SITE_TIMEZONE": "Mars/Olympus"}, "SITE_TIMEZONE=Mars/Olympus"),
+        (
+            ["web"],
+            {"WEB_SECRET_KEY": "k" * 32, "WEB_ADMIN_PASSWORD": "short"},
+            "WEB_ADMIN_PASSWORD",
+        ),
+        (["web"], {}, "WEB_SECRET_KEY is required but not set"),
+    ],
+)
+def test_a_service_reports_a_bad_setting_by_name_before_connecting(
+    run_here, no_connections, monkeypatch, argv, env, expected
+):
+    monkeypatch.delenv("WEB_SECRET_KEY", raising=False)
+    _refused(run_here(*argv, **env), expected)
