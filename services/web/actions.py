@@ -1,8 +1,10 @@
-"""Writes shared by the pages and the API: enrolment, unknown faces, erasure, kiosk frames."""
+"""Writes shared by the pages and the API: enrolment, unknown faces, erasure."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from werkzeug.datastructures import FileStorage
 
@@ -16,6 +18,12 @@ from services.web.erase import ErasureReport, erase_employee
 from services.web.errors import ApiError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# A picture refused for what it shows (not for who): another picture of the same face may do.
+FACE_REFUSALS = frozenset(
+    {"no_face", "several_faces", "not_an_image", "face_too_small", "face_blurred", "face_turned"}
+)
 
 MAX_PHOTOS = 20
 
@@ -52,7 +60,8 @@ def _enroller(ctx: WebContext) -> EnrolmentService:
     return ctx.enrol
 
 
-def _call(action):
+def call_enroller(action: Callable[[], T]) -> T:
+    """Run an enrolment call, turning its failures into the API's errors."""
     try:
         return action()
     except EmployeeError as exc:
@@ -72,7 +81,7 @@ def _call(action):
 
 def check_name(ctx: WebContext, name: str) -> str:
     """Validate a new employee's name (the error a person fixes most easily comes first)."""
-    clean = _call(lambda: normalize_name(name))
+    clean = call_enroller(lambda: normalize_name(name))
     if ctx.employees.find_by_name(clean) is not None:
         raise ApiError(409, "duplicate_name", f"an employee named {clean!r} is already registered")
     return clean
@@ -83,7 +92,7 @@ def enrol_employee(
 ) -> Employee:
     check_name(ctx, name)
     check_photos(ctx, photos)
-    employee = _call(
+    employee = call_enroller(
         lambda: _enroller(ctx).enroll(name, photos, allow_duplicate_face=allow_duplicate_face)
     )
     logger.info("registered %s (%s)", employee.name, employee.employee_id)
@@ -102,7 +111,7 @@ def preview_face(ctx: WebContext, photos: list[bytes]) -> FacePreview:
     if len(photos) != 1:
         raise ApiError(400, "one_photo_only", "a preview shows the face of one photo at a time")
     check_photos(ctx, photos)
-    return _call(lambda: _enroller(ctx).preview(photos[0]))
+    return call_enroller(lambda: _enroller(ctx).preview(photos[0]))
 
 
 def add_photos(
@@ -110,7 +119,7 @@ def add_photos(
 ) -> Employee:
     require_employee(ctx, employee_id)
     check_photos(ctx, photos)
-    employee = _call(
+    employee = call_enroller(
         lambda: _enroller(ctx).add_photos(
             employee_id, photos, allow_duplicate_face=allow_duplicate_face
         )
@@ -175,9 +184,9 @@ def _with_fallback(candidates: list[list[bytes]], action) -> Employee:
     error: ApiError | None = None
     for photos in candidates:
         try:
-            return _call(lambda photos=photos: action(photos))
+            return call_enroller(lambda photos=photos: action(photos))
         except ApiError as exc:
-            if exc.code not in ("no_face", "several_faces", "not_an_image"):
+            if exc.code not in FACE_REFUSALS:
                 raise
             error = exc
     assert error is not None

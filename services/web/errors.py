@@ -24,6 +24,9 @@ ERROR_STATUS = {
     "not_an_image": 415,
     "no_face": 422,
     "several_faces": 422,
+    "face_too_small": 422,
+    "face_blurred": 422,
+    "face_turned": 422,
     "not_found": 404,
 }
 

@@ -80,7 +80,7 @@ _WRITE_ERRORS = {
     "409": "Duplicate name, or the face is already enrolled as another employee",
     "413": "Upload too large",
     "415": "Not an image / unsupported media type",
-    "422": "No face or several faces in the photo",
+    "422": "No face, several faces, or a face too small, blurred or turned to be judged",
     "429": "Too many requests at once; try again after Retry-After seconds",
 }
 

@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.common.bus.base import BusUnavailable, RequestTimeout
-from services.common.storage.employees import Employee, EmployeeError
+from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.common.workday import day_bounds, day_of
 from services.recorder.rules import Observation
@@ -33,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 # Refusals of a face by the enrolment checks (the quality gate), as opposed to failures.
-QUALITY_REFUSALS = frozenset({"no_face", "several_faces", "not_an_image", "face_too_small"})
 
 
 @dataclass(frozen=True)
@@ -144,22 +142,6 @@ class GroupAssignment:
     attendance_days: list[date]
 
 
-def _call(action: Callable[[], Employee]) -> Employee:
-    try:
-        return action()
-    except EmployeeError as exc:
-        raise ApiError.from_employee_error(exc) from exc
-    except RequestTimeout as exc:
-        raise ApiError(
-            504,
-            "enrolment_timeout",
-            "the recognizer did not answer in time; nothing was changed, so it is safe to try "
-            "again",
-        ) from exc
-    except BusUnavailable as exc:
-        raise ApiError(503, "bus_unavailable", "the message broker cannot be reached") from exc
-
-
 def _best_photos(ctx: WebContext, group: FaceGroup) -> list[bytes]:
     """The best face's crop, then its whole snapshot (for a crop too tight to detect in)."""
     best = group.best
@@ -172,9 +154,9 @@ def _enrol_best(ctx: WebContext, group: FaceGroup, enrol: Callable[[bytes], Empl
     problem: ApiError | None = None
     for photo in _best_photos(ctx, group):
         try:
-            return _call(lambda photo=photo: enrol(photo)), None
+            return actions.call_enroller(lambda photo=photo: enrol(photo)), None
         except ApiError as exc:
-            if exc.code not in QUALITY_REFUSALS:
+            if exc.code not in actions.FACE_REFUSALS:
                 raise
             problem = exc
     return None, problem
