@@ -1,0 +1,141 @@
+"""The ``attendance bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from services.common.settings import SettingsError
+
+USAGE_ERROR = 2
+DEFAULT_BATCH_SIZES = (1, 4, 16)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _enrolment(text: str) -> tuple[str, Path]:
+    name, equals, photo = text.partition("=")
+    if not equals or not name.strip() or not photo:
+        raise argparse.ArgumentTypeError(f"expected NAME=PHOTO, not {text!r}")
+    path = Path(photo)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{photo}: no such file")
+    return name.strip(), path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from services.cli import OneLineParser
+
+    parser = OneLineParser(
+        prog="attendance bench",
+        description="Measure the pipeline (detector → recognizer, in one process, one frame "
+        "at a time) on a video, or the recognizer's network and matching alone. Prints a "
+        "table, or JSON with --json. A benchmark: it judges nothing.",
+        epilog="examples:\n"
+        "  attendance bench --video clip.mp4 --enroll 'Ada Lovelace=ada.jpg' --every-frame\n"
+        "  attendance bench --recognizer --gallery 1000 10000 100000 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--video", type=Path, metavar="FILE", help="a video file to play")
+    parser.add_argument(
+        "--enroll",
+        type=_enrolment,
+        action="append",
+        default=[],
+        metavar="NAME=PHOTO",
+        help="enrol NAME from PHOTO before the video plays (repeatable)",
+    )
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--fps", type=_positive_float, help="analyse about F frames per second of video"
+    )
+    rate.add_argument(
+        "--every-frame", action="store_true", help="analyse every frame (the default)"
+    )
+    parser.add_argument(
+        "--max-frames", type=_positive_int, metavar="N", help="stop after N analysed frames"
+    )
+    parser.add_argument(
+        "--recognizer",
+        action="store_true",
+        help="faces per second through the network by batch size (1, 4, 16), random crops",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=_positive_int,
+        nargs="+",
+        default=list(DEFAULT_BATCH_SIZES),
+        metavar="B",
+        help="batch sizes for --recognizer (default: 1 4 16)",
+    )
+    parser.add_argument(
+        "--gallery",
+        type=_positive_int,
+        nargs="+",
+        metavar="N",
+        help="match time per face against N random templates (e.g. 1000 10000 100000)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=3.0,
+        help="time each --recognizer and --gallery measurement at least this long (default 3)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from services.bench import network, pipeline
+
+    figures: dict[str, Any] = {}
+    if args.video is not None:
+        bench = pipeline.VideoBench(args.video, args.enroll, args.fps, args.max_frames)
+        figures["video"] = pipeline.run(bench)
+    if args.recognizer:
+        figures["recognizer"] = network.embedding_speed(args.batch_sizes, args.seconds)
+    if args.gallery:
+        figures["gallery"] = network.match_speed(args.gallery, args.seconds)
+    figures["peak_rss_mb"] = pipeline.peak_rss_mb()
+    figures["cpus"] = os.cpu_count()
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from services.bench.report import table
+    from services.common.runtime import configure_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.video is None and not args.recognizer and not args.gallery:
+        parser.error("nothing to measure: give --video FILE, --recognizer or --gallery N")
+    if args.video is None and (args.enroll or args.fps or args.every_frame or args.max_frames):
+        parser.error("--enroll, --fps, --every-frame and --max-frames go with --video FILE")
+    if args.video is not None and not args.video.is_file():
+        parser.error(f"--video {args.video}: no such file")
+    # The services log every face at INFO: the figures would drown.
+    configure_logging(os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
+    try:
+        figures = measure(args)
+    except SettingsError as exc:
+        sys.stderr.write(f"attendance bench: {exc}\n")
+        return USAGE_ERROR
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n" if args.json else table(figures))
+    return 0
