@@ -449,7 +449,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         add_tokens_arguments(tokens)
     tokens.set_defaults(run=_tokens)
+
+    from services.bench import command as bench_command
+
+    bench = _add_command(
+        commands,
+        "bench",
+        summary="measure the pipeline's speed on a video, the network, matching",
+        description=bench_command.DESCRIPTION,
+        needs=bench_command.NEEDS,
+        example=bench_command.EXAMPLE,
+        settings=(classes["recognizer"],),
+    )
+    bench_command.add_arguments(bench)
+    bench.set_defaults(run=_bench)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from services.bench.command import run_from_args
+
+    return run_from_args(args)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,19 +41,38 @@ def _enrolment(text: str) -> tuple[str, Path]:
     return name.strip(), path
 
 
+DESCRIPTION = (
+    "Measure the pipeline (detector → recognizer, in one process, one frame at a time) on a "
+    "video, or the recognizer's network and matching alone. Prints a table, or JSON with "
+    "--json. A benchmark: it judges nothing."
+)
+NEEDS = (
+    "the model files; a MongoDB-wire server of its own (nx-27017) unless MONGO_URL is set, "
+    "where it uses a database of its own and drops it after"
+)
+EXAMPLE = (
+    "attendance bench --video clip.mp4 --enroll 'Ada Lovelace=ada.jpg' --every-frame\n"
+    "attendance bench --recognizer --gallery 1000 10000 100000 --json"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from services.cli import OneLineParser
 
     parser = OneLineParser(
         prog="attendance bench",
-        description="Measure the pipeline (detector → recognizer, in one process, one frame "
-        "at a time) on a video, or the recognizer's network and matching alone. Prints a "
-        "table, or JSON with --json. A benchmark: it judges nothing.",
-        epilog="examples:\n"
-        "  attendance bench --video clip.mp4 --enroll 'Ada Lovelace=ada.jpg' --every-frame\n"
-        "  attendance bench --recognizer --gallery 1000 10000 100000 --json",
+        description=DESCRIPTION,
+        epilog=f"needs: {NEEDS}\n\nexample:\n" + textwrap.indent(EXAMPLE, "  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bench's options on ``parser`` (``attendance bench`` registers them on its
+    subcommand); usage mistakes found after parsing are reported by that parser."""
+    parser.set_defaults(bench_parser=parser)
     parser.add_argument("--video", type=Path, metavar="FILE", help="a video file to play")
     parser.add_argument(
         "--enroll",
@@ -99,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="time each --recognizer and --gallery measurement at least this long (default 3)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,11 +138,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return run_from_args(build_parser().parse_args(argv))
+
+
+def run_from_args(args: argparse.Namespace) -> int:
     from services.bench.report import table
     from services.common.runtime import configure_logging
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = args.bench_parser
     if args.video is None and not args.recognizer and not args.gallery:
         parser.error("nothing to measure: give --video FILE, --recognizer or --gallery N")
     if args.video is None and (args.enroll or args.fps or args.every_frame or args.max_frames):
