@@ -385,6 +385,8 @@ class AllInOne:
         self.capture = None
         self.server = None
         self.web_url: str | None = None
+        # Detectors already in this process (a caller's, in tests) are not ours to close.
+        self._earlier_detectors: frozenset = frozenset()
 
     # Settings are the services' own classes; the connections are overridden when we run them.
     def _settings(self, cls, **overrides):
@@ -397,6 +399,9 @@ class AllInOne:
     def run(self) -> int:
         from services.common.model_files import ensure_models
         from services.common.settings import CommonSettings
+        from services.detector.main import built_detectors
+
+        self._earlier_detectors = built_detectors()
 
         common = self._settings(CommonSettings)
         configure_logging(common.log_level, common.log_json)
@@ -733,7 +738,7 @@ class AllInOne:
         self._buses.clear()
         self._cleanups.clear()
         # MediaPipe's own finaliser fails noisily when it runs during interpreter exit.
-        close_detectors()
+        close_detectors(keep=self._earlier_detectors)
         if self.mongo is not None:
             self.mongo.stop()
             self.mongo = None

@@ -503,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
     prog = f"attendance {args.command}"
+    earlier_detectors = _loaded_detectors()
     try:
         if args.command == "enroll":
             _ensure_model_files(_settings_classes()["recognizer"].from_env())
@@ -515,14 +516,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{prog}: interrupted\n")
         return 130
     finally:
-        _close_loaded_detectors()
+        _close_loaded_detectors(keep=earlier_detectors)
 
 
-def _close_loaded_detectors() -> None:
-    # MediaPipe's finaliser fails noisily when it runs during interpreter exit; only if loaded.
+def _loaded_detectors() -> frozenset:
+    detector_main = sys.modules.get("services.detector.main")
+    return detector_main.built_detectors() if detector_main is not None else frozenset()
+
+
+def _close_loaded_detectors(keep: frozenset) -> None:
+    # MediaPipe's finaliser fails noisily when it runs during interpreter exit; only if loaded,
+    # and only the command's own (a caller in the same process may still use its detectors).
     detector_main = sys.modules.get("services.detector.main")
     if detector_main is not None:
-        detector_main.close_detectors()
+        detector_main.close_detectors(keep=keep)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
     from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
     from services.common.cache import InMemoryCache
     from services.detector.main import build as build_detector
-    from services.detector.main import close_detectors
+    from services.detector.main import built_detectors, close_detectors
     from services.detector.settings import DetectorSettings
     from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, recognizer_for
@@ -170,6 +170,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
     recognizer_settings = RecognizerSettings.from_env(environ)
     detector_settings = DetectorSettings.from_env(environ)
     tally = Tally()
+    earlier_detectors = built_detectors()
     try:
         with bench_database(environ) as db:
             cache = InMemoryCache()
@@ -201,7 +202,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
             wall_s = time.perf_counter() - loaded
             cpu_s = time.process_time() - cpu_before
     finally:
-        close_detectors()
+        close_detectors(keep=earlier_detectors)
     frames = max(tally.frames, 1)
     tracks = len(tally.tracks)
     enrolled = [name for name, _ in bench.enrolments]

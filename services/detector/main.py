@@ -35,10 +35,17 @@ def build_finder(settings: DetectorSettings) -> FaceFinder:
     return FaceFinder(detector)
 
 
-def close_detectors() -> None:
-    """Close every detector :func:`build_finder` made (closing twice is harmless)."""
+def built_detectors() -> frozenset[FaceDetector]:
+    """The open detectors :func:`build_finder` has made so far (to close only later ones)."""
+    return frozenset(_built)
+
+
+def close_detectors(*, keep: frozenset[FaceDetector] = frozenset()) -> None:
+    """Close the detectors :func:`build_finder` made, but those in ``keep`` (those that were
+    there before, which belong to someone else in this process); closing twice is harmless."""
     for detector in list(_built):
-        detector.close()
+        if detector not in keep:
+            detector.close()
 
 
 def build(settings: DetectorSettings, bus: Communicator) -> Detector:

@@ -158,13 +158,13 @@ class CameraPath(BaseModel):
 
 
 class MjpegQuery(_Query):
-    frames: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    frames: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
 
 
 class LiveEventsQuery(_Query):
     camera: OptionalCamera = None
-    max: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
-    after: Annotated[int | None, Field(ge=0, le=2**62)] = None
+    max: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    after: Annotated[int, Field(ge=0, le=2**62)] | None = None
 
 
 class FrameQuery(_Query):

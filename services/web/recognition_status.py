@@ -29,14 +29,11 @@ def _blank_is_none(value: object) -> object:
 class RecognitionQuery(BaseModel):
     # Unknown query parameters (a cache-buster) are ignored, never used.
     model_config = ConfigDict(extra="ignore", frozen=True)
+    # The bounds on the int itself: on the union they would also be applied to None.
     gallery_embeddings: Annotated[
-        int | None,
+        Annotated[int, Field(ge=1, le=MAX_ASKED_GALLERY)] | None,
         BeforeValidator(_blank_is_none),
-        Field(
-            ge=1,
-            le=MAX_ASKED_GALLERY,
-            description="Also show the rule for a gallery of this many enrolled photos",
-        ),
+        Field(description="Also show the rule for a gallery of this many enrolled photos"),
     ] = None
 
 
