@@ -50,7 +50,7 @@ MEANINGS: dict[str, str] = {
     "QUALITY_MAX_TURN": "largest sideways turn of the head judged or enrolled, in eye distances",
     "RECOGNIZER_BATCH_SIZE": "faces embedded per batch",
     "RECOGNIZER_DEVICE": "torch device (cpu, cuda)",
-    "RECOGNIZER_THREADS": "torch threads (default: torch's choice)",
+    "RECOGNIZER_THREADS": "torch threads of one recognizer (1: more processes scale better)",
     "FACENET_WEIGHTS": "another local FaceNet state_dict instead of the models folder's",
     "FACENET_PRETRAINED": "facenet-pytorch's own download: casia-webface or vggface2",
     "SIGHTING_COOLDOWN": "seconds between two sightings of one person on one camera",

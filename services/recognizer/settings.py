@@ -34,7 +34,9 @@ class RecognizerSettings(DetectorSettings):
     quality_max_turn: Annotated[float, Field(gt=0.0)] = DEFAULT_MAX_TURN
     recognizer_batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     recognizer_device: str = "cpu"
-    recognizer_threads: Annotated[int, Field(ge=1)] | None = None
+    # One thread: two torch threads collapse when another process takes a core (the bench: 10x
+    # slower on a busy 2-core machine); scale with more recognizer processes instead.
+    recognizer_threads: Annotated[int, Field(ge=1)] | None = 1
     # A local state_dict; when unset, the file in ATTENDANCE_MODELS_DIR, else the named
     # facenet-pytorch download.
     facenet_weights: Path | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 
 import cv2
 import numpy as np
@@ -63,3 +65,22 @@ def test_the_quality_survives_the_bus_and_a_message_without_it_stays_as_it_was()
     assert FaceMessage.from_bytes(message.to_bytes()) == message
     # Older recognizers (extra="forbid") still read faces from detectors that do not measure.
     assert "quality" not in json.loads(face("f1").to_bytes())
+
+
+def test_tracks_follow_capture_time_not_how_late_the_detector_runs(monkeypatch):
+    detector = Detector(InMemoryCommunicator(InMemoryBroker()), OneFaceFinder(textured_crop()))
+    first = frame(1).model_copy(update={"jpeg": encode_jpeg(np.zeros((48, 64, 3), np.uint8))})
+    second = first.model_copy(
+        update={"frame_id": "f-2", "captured_at": first.captured_at + timedelta(seconds=0.2)}
+    )
+    [one] = detector.faces_in(first)
+    # The detector falls far behind: ten seconds pass on its clock between the two frames.
+    clock = time.monotonic() + 10
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    [two] = detector.faces_in(second)
+    assert two.track_id == one.track_id
+    later = first.model_copy(
+        update={"frame_id": "f-3", "captured_at": first.captured_at + timedelta(seconds=30)}
+    )
+    [three] = detector.faces_in(later)
+    assert three.track_id != one.track_id
