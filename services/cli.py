@@ -157,17 +157,27 @@ def _models(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _tokens(args: argparse.Namespace) -> int:
+def _account_database():
+    """The settings and the database of the web's accounts and tokens; None (said on stderr)
+    when MongoDB cannot be reached."""
     from services.common.settings import CommonSettings
     from services.common.storage.mongo import DatabaseUnavailable, connect
-    from services.web.token_commands import run
 
     settings = CommonSettings.from_env()
     try:
-        db = connect(settings.mongo_url, settings.mongo_db, attempts=3)
+        return settings, connect(settings.mongo_url, settings.mongo_db, attempts=3)
     except DatabaseUnavailable as exc:
         sys.stderr.write(f"{exc}\n")
+        return None
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from services.web.token_commands import run
+
+    opened = _account_database()
+    if opened is None:
         return 1
+    _, db = opened
     try:
         return run(args, db, sys.stdout, sys.stderr)
     finally:
@@ -175,23 +185,22 @@ def _tokens(args: argparse.Namespace) -> int:
 
 
 def _users(args: argparse.Namespace) -> int:
-    from services.common.settings import CommonSettings
-    from services.common.storage.mongo import DatabaseUnavailable, connect
     from services.web.account_commands import run
 
-    settings = CommonSettings.from_env()
-    try:
-        db = connect(settings.mongo_url, settings.mongo_db, attempts=3)
-    except DatabaseUnavailable as exc:
-        sys.stderr.write(f"{exc}\n")
+    opened = _account_database()
+    if opened is None:
         return 1
+    settings, db = opened
     cache = None
     if args.users_action == "unlock":
         from services.common.cache import RedisCache
 
         # The web counts login attempts in Redis under the bus prefix.
         cache = RedisCache(settings.redis_url, settings.attendance_bus_prefix)
-    return run(args, db, sys.stdin, sys.stdout, sys.stderr, cache=cache)
+    try:
+        return run(args, db, sys.stdin, sys.stdout, sys.stderr, cache=cache)
+    finally:
+        db.client.close()
 
 
 def _settings_classes() -> dict[str, type]:

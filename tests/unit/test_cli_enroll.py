@@ -36,6 +36,8 @@ def enroller(monkeypatch) -> FaceOfAna:
     enroller = FaceOfAna()
     monkeypatch.setattr("services.common.runtime.configure_logging", lambda *a, **k: None)
     monkeypatch.setattr("services.common.storage.mongo.connect", lambda *a, **k: None)
+    # No model is loaded here: the check that the files exist is beside the point.
+    monkeypatch.setattr("services.cli._ensure_model_files", lambda settings: None)
     monkeypatch.setattr("services.recognizer.main.connect_cache", lambda settings: None)
     monkeypatch.setattr(
         "services.recognizer.main.build_stack", lambda *a: SimpleNamespace(enroller=enroller)
