@@ -18,6 +18,7 @@ from tests.integration.web.conftest import (
     ONE_FACE,
     TWO_FACES,
     counts,
+    photo,
     registered_since,
     upload,
 )
@@ -270,3 +271,20 @@ def test_the_delete_page_asks_for_the_name_before_deleting(admin, registered, mo
     assert refused.status_code == 400 and mongo_db.employees.count_documents({}) == 1
     done = admin.post(url, data={"confirm_name": "ana"})
     assert done.status_code == 302 and mongo_db.employees.count_documents({}) == 0
+
+
+def test_the_register_page_takes_several_photos_of_the_person(admin, mongo_db):
+    assert 'name="photo" multiple' in admin.get("/employees/new").text
+    response = admin.client.post(
+        "/employees/new",
+        data={
+            "name": "Ana",
+            "photo": [upload(ONE_FACE, "front.jpg"), upload(photo((210, 50, 40)), "side.jpg")],
+            "csrf_token": admin.csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    employee = mongo_db.employees.find_one({"name": "Ana"})
+    assert len(employee["photo_ids"]) == 2
+    assert mongo_db.embeddings.count_documents({"employee_id": employee["_id"]}) == 2
