@@ -27,7 +27,6 @@ AccountName = Annotated[str, StringConstraints(pattern=ACCOUNT_NAME.pattern)]
 # The rules (length, common passwords, the name) are checked by the store, in words a person
 # can act on; the model only bounds what is read.
 PasswordText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
-ACCOUNT_ERROR_STATUS = {"duplicate_account": 409, "not_found": 404, "last_admin": 409}
 
 
 class _Form(BaseModel):
@@ -69,7 +68,7 @@ def _account_name(name: str) -> str:
 def _as_api_error(exc: AccountError) -> ApiError:
     if exc.code == "weak_password":
         return ApiError(400, exc.code, f"password: {exc}", field="password")
-    return ApiError(ACCOUNT_ERROR_STATUS.get(exc.code, 400), exc.code, str(exc))
+    return ApiError.from_refusal(exc)
 
 
 def _page(error: ApiError | None = None) -> Any:

@@ -65,7 +65,7 @@ def call_enroller(action: Callable[[], T]) -> T:
     try:
         return action()
     except EmployeeError as exc:
-        raise ApiError.from_employee_error(exc) from exc
+        raise ApiError.from_refusal(exc) from exc
     except RequestTimeout as exc:
         # The request expires when the wait ends (RabbitMQ drops it, the recognizer skips it),
         # so "nothing was registered" is true, and trying again cannot register twice.

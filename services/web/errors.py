@@ -7,8 +7,8 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from services.common.errors import RefusedRequest
 from services.common.outages import is_outage
-from services.common.storage.employees import EmployeeError
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,8 @@ ERROR_STATUS = {
     "name_invalid": 400,
     "photo_required": 400,
     "duplicate_name": 409,
+    "duplicate_account": 409,
+    "last_admin": 409,
     "face_already_enrolled": 409,
     "image_too_large": 413,
     "not_an_image": 415,
@@ -56,7 +58,7 @@ class ApiError(Exception):
         self.details = details
 
     @classmethod
-    def from_employee_error(cls, exc: EmployeeError) -> ApiError:
+    def from_refusal(cls, exc: RefusedRequest) -> ApiError:
         details = {}
         conflicting = getattr(exc, "conflicting_employee_id", None)
         if conflicting:
@@ -82,9 +84,9 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
-    @app.errorhandler(EmployeeError)
-    def _employee_error(exc: EmployeeError):
-        error = ApiError.from_employee_error(exc)
+    @app.errorhandler(RefusedRequest)
+    def _refused(exc: RefusedRequest):
+        error = ApiError.from_refusal(exc)
         return error_response(error.status, error.code, error.message, error.details)
 
     @app.errorhandler(HTTPException)

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from services.common.contracts import utc_now
+from services.common.errors import RefusedRequest
 from services.common.settings import SettingsError
 from services.web.errors import ApiError
 from services.web.passwords import WeakPassword, check_password
@@ -39,12 +40,8 @@ ACCOUNT_NAME_RULE = "1-64 letters, digits or . _ @ - (starting with a letter or 
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AccountError(Exception):
+class AccountError(RefusedRequest):
     """A refused account change, with a stable code (the web maps it to a status)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

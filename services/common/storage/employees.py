@@ -18,18 +18,15 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import utc_now
+from services.common.errors import RefusedRequest
 from services.common.storage.pictures import PictureStore
 
 MAX_NAME_LENGTH = 120
 EMBEDDING_SIZE = 512
 
 
-class EmployeeError(ValueError):
+class EmployeeError(RefusedRequest):
     """A request about employees that cannot be honoured; ``code`` is stable for API clients."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
