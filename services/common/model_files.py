@@ -42,6 +42,14 @@ class ModelFile:
 SHORT_RANGE_DETECTOR = "face_detection_short_range.tflite"
 FULL_RANGE_DETECTOR = "face_detection_full_range_sparse.tflite"
 FACENET_CASIA = "facenet-casia-webface.pt"
+LIVENESS_V2 = "2.7_80x80_MiniFASNetV2.pth"
+LIVENESS_V1SE = "4_0_0_80x80_MiniFASNetV1SE.pth"
+# The anti-spoofing pair is published only as files in its repository, not as a release: the
+# URLs pin the commit the reference copies come from, so the pinned hashes hold.
+_SILENT_FACE = (
+    "https://github.com/minivision-ai/Silent-Face-Anti-Spoofing/raw/"
+    "b6d5f04ad78778917853b25c778acef6d5626d15/resources/anti_spoof_models/"
+)
 
 MODEL_FILES: dict[str, ModelFile] = {
     SHORT_RANGE_DETECTOR: ModelFile(
@@ -74,6 +82,20 @@ MODEL_FILES: dict[str, ModelFile] = {
             "20180408-102900-casia-webface.pt"
         ),
         size_hint=94_000_000,
+    ),
+    LIVENESS_V2: ModelFile(
+        name=LIVENESS_V2,
+        description="MiniFASNet V2 passive anti-spoofing network (face box x2.7 context)",
+        sha256=("a5eb02e1843f19b5386b953cc4c9f011c3f985d0ee2bb9819eea9a142099bec0",),
+        url=_SILENT_FACE + LIVENESS_V2,
+        size_hint=1_850_000,
+    ),
+    LIVENESS_V1SE: ModelFile(
+        name=LIVENESS_V1SE,
+        description="MiniFASNet V1SE passive anti-spoofing network (face box x4 context)",
+        sha256=("84ee1d37d96894d5e82de5a57df044ef80a58be2b218b5ed7cdfd875ec2f5990",),
+        url=_SILENT_FACE + LIVENESS_V1SE,
+        size_hint=1_860_000,
     ),
 }
 
