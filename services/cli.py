@@ -459,6 +459,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         add_tokens_arguments(tokens)
     tokens.set_defaults(run=_tokens)
 
+    from services.recognizer import reembed_command
+
+    reembed = _add_command(
+        commands,
+        "reembed",
+        summary="embed the stored enrolment photos again after the recipe changed",
+        description=reembed_command.DESCRIPTION + " " + ALL_IN_ONE_DATABASE,
+        needs=reembed_command.NEEDS,
+        example=reembed_command.EXAMPLE,
+        settings=(classes["recognizer"],),
+    )
+    reembed_command.add_arguments(reembed)
+    reembed.set_defaults(run=_reembed)
+
     from services.bench import command as bench_command
 
     bench = _add_command(
@@ -475,6 +489,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _reembed(args: argparse.Namespace) -> int:
+    from services.recognizer.reembed_command import run_from_args
+
+    _ensure_model_files(_settings_classes()["recognizer"].from_env())
+    return run_from_args(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from services.bench.command import run_from_args
 
@@ -483,9 +504,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _database_of_the_all_in_one(command: str) -> Iterator[None]:
-    """``users`` and ``tokens`` without MONGO_URL work on the database ``attendance run``
+    """``users``, ``tokens`` and ``reembed`` without MONGO_URL work on the database
+    ``attendance run``
     keeps in ./data, when there is one."""
-    if command not in ("users", "tokens") or os.environ.get("MONGO_URL"):
+    if command not in ("users", "tokens", "reembed") or os.environ.get("MONGO_URL"):
         yield
         return
     from services.allinone import all_in_one_database

@@ -157,6 +157,49 @@ class EmployeeRepository:
             counts[document["model_id"]] = counts.get(document["model_id"], 0) + 1
         return counts
 
+    def photos_without_embedding(self, model_id: str) -> list[tuple[str, str]]:
+        """(photo id, employee id) of every enrolment photo of an existing employee that has
+        embeddings of other recipes but none of ``model_id``: what a re-embedding still owes."""
+        existing = {document["_id"] for document in self._employees.find({}, {"_id": 1})}
+        done: set[str] = set()
+        owed: dict[str, str] = {}
+        projection = {"photo_id": 1, "employee_id": 1, "model_id": 1}
+        for document in self._embeddings.find({}, projection).sort("_id", 1):
+            photo_id = document.get("photo_id")
+            if not photo_id or document["employee_id"] not in existing:
+                continue
+            if document["model_id"] == model_id:
+                done.add(photo_id)
+            else:
+                owed.setdefault(photo_id, document["employee_id"])
+        return sorted((photo, owner) for photo, owner in owed.items() if photo not in done)
+
+    def add_embedding(
+        self, photo_id: str, employee_id: str, model_id: str, embedding: np.ndarray
+    ) -> None:
+        """Store the ``model_id`` embedding of an enrolment photo; storing it again replaces it,
+        so an interrupted re-embedding can simply run again."""
+        vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if vector.shape != (EMBEDDING_SIZE,):
+            raise ValueError(f"embedding must have {EMBEDDING_SIZE} values")
+        document_id = f"{photo_id}|{model_id}"
+        # Delete and insert rather than an upsert: a crash in between only leaves the photo
+        # owed again, and the MongoDB-wire server of the tests cannot replace binary fields.
+        self._embeddings.delete_one({"_id": document_id})
+        self._embeddings.insert_one(
+            {
+                "_id": document_id,
+                "employee_id": _checked_id(employee_id),
+                "model_id": model_id,
+                "vector": Binary(vector.tobytes()),
+                "photo_id": photo_id,
+                "created_at": utc_now(),
+            }
+        )
+        # An employee erased meanwhile must not keep a face vector behind.
+        if self._employees.count_documents({"_id": employee_id}, limit=1) == 0:
+            self._embeddings.delete_many({"employee_id": employee_id})
+
     def delete(self, employee_id: str) -> bool:
         """Remove the employee document and every embedding and enrolment picture of theirs."""
         employee_id = _checked_id(employee_id)

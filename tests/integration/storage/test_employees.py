@@ -67,3 +67,25 @@ def test_search_finds_names_containing_the_text(employees):
     employees.create("Bo Lindqvist", [face(2)], "m")
     assert [e.name for e in employees.search("lo")] == ["Ana Lopez"]
     assert [e.name for e in employees.search("L")] == ["Ana Lopez", "Bo Lindqvist"]
+
+
+def test_photos_owed_a_vector_are_those_without_one_of_the_new_model(employees):
+    ana = employees.create("Ana Lopez", [face(1), face(2)], "model-a")
+    employees.add_embedding(ana.photo_ids[0], ana.employee_id, "model-b", unit_vector(3))
+    assert employees.photos_without_embedding("model-b") == [(ana.photo_ids[1], ana.employee_id)]
+
+
+def test_storing_a_photo_s_vector_twice_replaces_it(employees):
+    ana = employees.create("Ana Lopez", [face(1)], "model-a")
+    employees.add_embedding(ana.photo_ids[0], ana.employee_id, "model-b", unit_vector(3))
+    employees.add_embedding(ana.photo_ids[0], ana.employee_id, "model-b", unit_vector(4))
+    ids, matrix = employees.gallery("model-b")
+    assert ids == [ana.employee_id]
+    np.testing.assert_allclose(matrix[0], unit_vector(4), atol=1e-6)
+
+
+def test_a_vector_stored_for_an_employee_erased_meanwhile_is_not_kept(employees, mongo_db):
+    ana = employees.create("Ana Lopez", [face(1)], "model-a")
+    employees.delete(ana.employee_id)
+    employees.add_embedding(ana.photo_ids[0], ana.employee_id, "model-b", unit_vector(3))
+    assert mongo_db.embeddings.count_documents({}) == 0
