@@ -13,9 +13,10 @@ import resource
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,14 @@ import numpy as np
 from pymongo.database import Database
 
 from services.bench.recording import RecordingCommunicator
-from services.common.bus.topology import FACES, FRAMES, SIGHTINGS, Channel
-from services.common.contracts import FaceMessage, Message, SightingMessage, utc_now
+from services.common.bus.topology import FRAMES, SIGHTINGS, Channel
+from services.common.contracts import (
+    FaceMessage,
+    Message,
+    SightingMessage,
+    TrackEndMessage,
+    utc_now,
+)
 from services.common.settings import SettingsError
 
 CAMERA_ID = "bench"
@@ -43,28 +50,62 @@ class VideoBench:
 
 
 @dataclass
+class _Track:
+    """What the bench saw of one track: the frames of the faces sent, and its decision."""
+
+    frames: list[int] = field(default_factory=list)
+    last_frame_id: str | None = None
+    decision: str | None = None
+    similarity: float | None = None
+
+
+@dataclass
 class Tally:
     """What the services published and embedded while the video played."""
 
     frames: int = 0
     faces: int = 0
+    faces_sent: int = 0
     images_embedded: int = 0
-    tracks: set[tuple[str, str]] = field(default_factory=set)
+    track_ends: int = 0
+    tracks: dict[tuple[str, str], _Track] = field(default_factory=dict)
+    frame_index: dict[str, int] = field(default_factory=dict)
+    # When each frame was handed to the detector (the bench's clock).
+    published_at: dict[str, float] = field(default_factory=dict)
     decisions: Counter = field(default_factory=Counter)
-    accepted_frames: defaultdict = field(default_factory=lambda: defaultdict(set))
     latencies_s: list[float] = field(default_factory=list)
 
     def published(self, channel: Channel, message: Message) -> None:
-        if channel.name == FACES.name and isinstance(message, FaceMessage):
-            self.faces += 1
-            self.tracks.add((message.camera_id, message.track_id or message.face_id))
+        if isinstance(message, FaceMessage):
+            self.faces_sent += 1
+            track = self.tracks.setdefault((message.camera_id, message.track_id), _Track())
+            track.frames.append(self.frame_index.get(message.frame_id, -1))
+            track.last_frame_id = message.frame_id
+        elif isinstance(message, TrackEndMessage):
+            self.track_ends += 1
         elif channel.name == SIGHTINGS.name and isinstance(message, SightingMessage):
-            self.decisions[message.employee_name or UNKNOWN] += 1
-            self.latencies_s.append((utc_now() - message.seen_at).total_seconds())
+            who = message.employee_name or UNKNOWN
+            self.decisions[who] += 1
+            track = self.tracks.setdefault((message.camera_id, message.track_id or ""), _Track())
+            track.decision, track.similarity = who, message.similarity
+            # A known person is decided on the face that completes the agreement: from the
+            # moment its frame was handed over. (An unknown waits for the track's end, by
+            # design TRACK_GAP_S of video after its last face: not a processing delay.)
+            handed = self.published_at.get(track.last_frame_id or "")
+            if message.is_known and handed is not None:
+                self.latencies_s.append(time.perf_counter() - handed)
 
-    def watch(self, recognizer: Any, embedder: Any) -> None:
-        """Count the network's images (a mirrored crop is a second image) and the frames in
-        which each person was accepted, before track agreement and the cooldown."""
+    def watch(self, finder: Any, embedder: Any) -> None:
+        """Count the faces found and the network's images (a mirrored crop is a second
+        image)."""
+        find = finder.find
+
+        def counted_find(rgb, **options):
+            found = find(rgb, **options)
+            self.faces += len(found)
+            return found
+
+        finder.find = counted_find
         embed = embedder.embed
         images_per_crop = 2 if getattr(embedder, "mirror", False) else 1
 
@@ -73,22 +114,30 @@ class Tally:
             return embed(crops)
 
         embedder.embed = counted_embed
-        recognise = getattr(recognizer, "recognise", None)
-        if recognise is None:
-            return
 
-        def noted_recognise(faces):
-            sightings = recognise(faces)
-            for sighting in sightings:
-                if sighting.employee_name:
-                    self.accepted_frames[sighting.employee_name].add(sighting.frame_id)
-            return sightings
+    def track_rows(self) -> list[dict[str, Any]]:
+        """One row per track sent for recognition, in the order they began."""
+        rows = []
+        for (_, track_id), track in self.tracks.items():
+            if not track.frames:
+                continue
+            rows.append(
+                {
+                    "track": track_id,
+                    "frames": f"{min(track.frames)}-{max(track.frames)}",
+                    "faces_sent": len(track.frames),
+                    "decision": track.decision,
+                    "similarity": track.similarity,
+                }
+            )
+        return rows
 
-        recognizer.recognise = noted_recognise
 
-
-def frames_of(video: Path, fps: float | None, max_frames: int | None) -> Iterator[np.ndarray]:
-    """RGB frames of ``video``: every frame, or about ``fps`` of them per second of video."""
+def frames_of(
+    video: Path, fps: float | None, max_frames: int | None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds into the video, RGB frame) of ``video``: every frame, or about ``fps`` of them
+    per second of video."""
     import cv2
 
     capture = cv2.VideoCapture(str(video))
@@ -106,7 +155,7 @@ def frames_of(video: Path, fps: float | None, max_frames: int | None) -> Iterato
             if index >= next_kept:
                 next_kept += step
                 kept += 1
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield index / native_fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             index += 1
     finally:
         capture.release()
@@ -159,7 +208,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
     from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
     from services.common.cache import InMemoryCache
     from services.detector.main import build as build_detector
-    from services.detector.main import built_detectors, close_detectors
+    from services.detector.main import build_finder, built_detectors, close_detectors
     from services.detector.settings import DetectorSettings
     from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, recognizer_for
@@ -184,27 +233,45 @@ def run(bench: VideoBench) -> dict[str, Any]:
             capture_bus = InMemoryCommunicator(broker)
             detector_bus = RecordingCommunicator(broker, tally.published)
             recognizer_bus = RecordingCommunicator(broker, tally.published)
-            build_detector(detector_settings, detector_bus).start()
+            finder = build_finder(detector_settings)
+            tally.watch(finder, stack.embedder)
+            # No sweeper thread: the bench drives the detector, and ends its tracks at the end.
+            detector = build_detector(
+                detector_settings, detector_bus, finder=finder, idle_sweep_s=None
+            )
+            detector.start()
             recognizer = recognizer_for(
                 recognizer_settings, recognizer_bus, stack, cache, serve_enrolments=False
             )
-            tally.watch(recognizer, stack.embedder)
             recognizer.start()
             capture = Capture(capture_bus, str(bench.video), CAMERA_ID)
             loaded = time.perf_counter()
             cpu_before = time.process_time()
-            for rgb in frames_of(bench.video, bench.fps, bench.max_frames):
-                capture_bus.publish(FRAMES, capture.frame_message(rgb))
+            filmed_at = utc_now()
+            for offset, rgb in frames_of(bench.video, bench.fps, bench.max_frames):
+                # Stamped with the video's own clock, as a camera filming it would: tracks
+                # (their gaps, the spacing of the faces sent) do not depend on the bench's
+                # speed.
+                message = capture.frame_message(rgb).model_copy(
+                    update={"captured_at": filmed_at + timedelta(seconds=offset)}
+                )
+                tally.frame_index[message.frame_id] = tally.frames
+                tally.published_at[message.frame_id] = time.perf_counter()
+                capture_bus.publish(FRAMES, message)
                 tally.frames += 1
                 # Both drained every round (| not or): faces wait for no later frame.
                 while detector_bus.drain_once() | recognizer_bus.drain_once():
                     pass
+            # The video is over: its tracks end, and the undecided ones are decided.
+            detector.stop()
+            while recognizer_bus.drain_once():
+                pass
             wall_s = time.perf_counter() - loaded
             cpu_s = time.process_time() - cpu_before
     finally:
         close_detectors(keep=earlier_detectors)
     frames = max(tally.frames, 1)
-    tracks = len(tally.tracks)
+    tracks = sum(1 for track in tally.tracks.values() if track.frames)
     enrolled = [name for name, _ in bench.enrolments]
     return {
         "video": str(bench.video),
@@ -215,17 +282,22 @@ def run(bench: VideoBench) -> dict[str, Any]:
         "wall_s": wall_s,
         "model_loading_and_enrolment_s": loaded - started,
         "faces_detected": tally.faces,
+        "faces_sent": tally.faces_sent,
         "tracks": tracks,
+        "track_ends": tally.track_ends,
         "images_embedded": tally.images_embedded,
         "images_per_frame": tally.images_embedded / frames,
         "images_per_track": tally.images_embedded / tracks if tracks else None,
         "decisions": {name: tally.decisions.get(name, 0) for name in [*enrolled, UNKNOWN]}
         | dict(tally.decisions),
-        "frames_accepted": {name: len(tally.accepted_frames.get(name, ())) for name in enrolled},
+        "track_decisions": tally.track_rows(),
         "latency_s": {
             "p50": _percentile(tally.latencies_s, 50),
             "p95": _percentile(tally.latencies_s, 95),
         },
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
+        "track_fusion": recognizer_settings.track_fusion,
+        "track_max_embeddings": recognizer_settings.track_max_embeddings,
+        "track_agreement_frames": recognizer_settings.track_agreement_frames,
     }

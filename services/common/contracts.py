@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -127,6 +136,61 @@ class FaceMessage(Message):
     snapshot_jpeg: bytes
     # Set by detectors that measure it; a face without it is judged (older detectors).
     quality: Annotated[FaceQualityReport | None, AddedLater] = None
+
+
+TrackEndReason = Literal["gap", "max_age", "idle", "stopped"]
+
+
+class TrackEndMessage(Message):
+    """The end of a track: the detector will send no more faces of it.
+
+    Added after version 1 shipped, as a message of its own on the faces queue (so that it comes
+    after the track's faces): a recognizer built before it refuses it (dead-lettered with the
+    reason) and keeps reading faces. ``reason``: ``gap``, no face of the track in the camera's
+    later frames for the detector's gap (by capture time); ``max_age``, the track lasted the
+    longest a track may (a person who stays is decided on again); ``idle``, the camera sent no
+    frame for that long (by the detector's clock); ``stopped``, the detector stopped.
+    """
+
+    kind: ClassVar[str] = "track_end"
+    camera_id: Identifier
+    track_id: Identifier
+    # Capture time of the track's last face: the end is judged by the camera's clock.
+    last_seen_at: UtcDatetime
+    # Faces of the track the detector sent for recognition.
+    faces_sent: Annotated[int, Field(ge=0)]
+    reason: TrackEndReason
+
+
+def _face_event_tag(value: Any) -> str | None:
+    """Which message a body of the faces queue is: a face has a face id, a track end has not."""
+    fields = value if isinstance(value, dict) else vars(value)
+    if "face_id" in fields:
+        return "face"
+    if "reason" in fields and "track_id" in fields:
+        return "track_end"
+    return None
+
+
+_FACE_EVENT = TypeAdapter(
+    Annotated[
+        Annotated[FaceMessage, Tag("face")] | Annotated[TrackEndMessage, Tag("track_end")],
+        Discriminator(_face_event_tag),
+    ]
+)
+
+
+class FaceEvent:
+    """What the faces queue carries: a :class:`FaceMessage` or a :class:`TrackEndMessage`.
+
+    Not a message itself: the channel's type, which reads a body as whichever of the two it is.
+    """
+
+    kind: ClassVar[str] = "face_event"
+
+    @classmethod
+    def model_validate_json(cls, body: bytes | str) -> FaceMessage | TrackEndMessage:
+        return _FACE_EVENT.validate_json(body)
 
 
 class SightingMessage(Message):

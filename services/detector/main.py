@@ -48,8 +48,24 @@ def close_detectors(*, keep: frozenset[FaceDetector] = frozenset()) -> None:
             detector.close()
 
 
-def build(settings: DetectorSettings, bus: Communicator) -> Detector:
-    return Detector(bus, build_finder(settings), settings.snapshot_max_side)
+def build(
+    settings: DetectorSettings,
+    bus: Communicator,
+    *,
+    finder: FaceFinder | None = None,
+    idle_sweep_s: float | None = 0.5,
+) -> Detector:
+    """The detector service; ``idle_sweep_s`` None: no thread ends the tracks of silent
+    cameras (the caller drives the detector, as the bench does)."""
+    return Detector(
+        bus,
+        finder or build_finder(settings),
+        settings.snapshot_max_side,
+        quality_gate=settings.quality_gate,
+        selection=settings.selection_policy,
+        tracker=settings.tracker(),
+        idle_sweep_s=idle_sweep_s,
+    )
 
 
 def main(settings: DetectorSettings | None = None) -> int:
@@ -58,12 +74,17 @@ def main(settings: DetectorSettings | None = None) -> int:
     # Check first (downloading a missing model file), then connect and load.
     ensure_models(required_model_files(settings), settings.attendance_models_dir)
     bus = connect_bus(settings)
+    detector = None
     try:
-        build(settings, bus).start()
+        detector = build(settings, bus)
+        detector.start()
         serve_worker_health(settings, bus, FRAMES)
         stop_on_signals(bus.stop)
         bus.run()
     finally:
+        if detector is not None:
+            # The tracks it follows end with it: their decisions are due now.
+            detector.stop()
         bus.close()
         close_detectors()
     return 0

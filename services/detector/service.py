@@ -1,81 +1,242 @@
-"""The detector: turns camera frames into aligned face crops."""
+"""The detector: turns camera frames into aligned face crops, follows them as tracks, and sends
+the best few faces of each track for recognition, then the track's end."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
+from prometheus_client import Counter
 
-from services.common.bus.base import Communicator, PermanentError
+from services.common.bus.base import BusUnavailable, Communicator, PermanentError, QueueFull
 from services.common.bus.topology import FACES, FRAMES
 from services.common.contracts import (
     BoundingBox,
     FaceMessage,
     FaceQualityReport,
     FrameMessage,
+    TrackEndMessage,
     new_id,
 )
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.metrics import FACES_DETECTED, FRAMES_PROCESSED
 from services.detector.face_finder import FaceFinder, FoundFace
-from services.detector.face_quality import assess
-from services.detector.tracking import IouTracker
+from services.detector.face_quality import QualityGate, assess
+from services.detector.track_quality import face_score
+from services.detector.track_selection import SelectionPolicy, TrackSelection
+from services.detector.tracking import EndedTrack, IouTracker
 
 logger = logging.getLogger(__name__)
 
+FACES_NOT_SENT = Counter(
+    "attendance_faces_not_sent_total",
+    "Faces found but not sent for recognition (quality gate, track selection, queue full)",
+    ["reason"],
+)
+TRACKS_ENDED = Counter(
+    "attendance_tracks_ended_total", "Tracks ended (their end sent to the recognizer)", ["reason"]
+)
+# Track ends the bus refused are tried again with the next frame; past this many waiting, the
+# oldest is given up (its track is then decided by nobody: logged).
+MAX_PENDING_ENDS = 1000
+
+
+@dataclass
+class _Observed:
+    frame: FrameMessage
+    rgb: np.ndarray
+    found: list[FoundFace]
+    track_ids: list[str]
+
 
 class Detector:
-    def __init__(self, bus: Communicator, finder: FaceFinder, snapshot_max_side: int = 640):
+    def __init__(
+        self,
+        bus: Communicator,
+        finder: FaceFinder,
+        snapshot_max_side: int = 640,
+        *,
+        quality_gate: QualityGate | None = None,
+        selection: SelectionPolicy | None = None,
+        tracker: IouTracker | None = None,
+        idle_sweep_s: float | None = 0.5,
+    ) -> None:
+        """``quality_gate``: faces it refuses are not sent (None: every face is). With
+        ``idle_sweep_s``, :meth:`start` runs a thread that ends the tracks of cameras whose
+        frames stopped coming, checking that often."""
         self._bus = bus
         self._finder = finder
         self._snapshot_max_side = snapshot_max_side
-        self._tracker = IouTracker()
+        self._gate = quality_gate
+        self._policy = selection or SelectionPolicy()
+        self._tracker = tracker or IouTracker()
+        self._idle_sweep_s = idle_sweep_s
+        # The tracker, the selections and the pending ends are shared with the sweeper thread.
+        self._lock = threading.RLock()
+        self._selections: dict[tuple[str, str], TrackSelection] = {}
+        self._pending_ends: list[EndedTrack] = []
+        # Detector clock (monotonic) at which each camera's latest frame was handled.
+        self._last_frame_at: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def start(self) -> None:
         self._bus.subscribe(FRAMES, self.handle)
+        if self._idle_sweep_s and self._sweeper is None:
+            self._sweeper = threading.Thread(
+                target=self._sweep_until_stopped, name="track-sweeper", daemon=True
+            )
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        """Stop the sweeper and end every track (its decision is due: nothing more comes)."""
+        self._stopping.set()
+        with self._lock:
+            for camera_id in self._tracker.cameras:
+                self._pending_ends.extend(self._tracker.end_camera(camera_id, "stopped"))
+            self._send_pending_ends()
 
     def handle(self, frames: Sequence[FrameMessage]) -> None:
         for frame in frames:
-            for face in self.faces_in(frame):
-                self._bus.publish(FACES, face)
+            observed = self._observe(frame)
+            with self._lock:
+                self._send_pending_ends()
+                if observed is not None:
+                    self._send_best_faces(observed)
 
     def faces_in(self, frame: FrameMessage) -> list[FaceMessage]:
+        """Every face of the frame, measured and tracked (none is sent)."""
+        observed = self._observe(frame)
+        if observed is None:
+            return []
+        snapshot = self._snapshot(observed.rgb)
+        return [
+            self._message(observed, index, snapshot, quality_report(face))
+            for index, face in enumerate(observed.found)
+        ]
+
+    def sweep(self, now: float | None = None) -> None:
+        """End the tracks of cameras that sent no frame for the tracker's gap (by the
+        detector's clock, ``time.monotonic()`` unless given): their faces stopped coming."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for camera_id, last in list(self._last_frame_at.items()):
+                if now - last > self._tracker.max_gap_s:
+                    self._pending_ends.extend(self._tracker.end_camera(camera_id, "idle"))
+                    del self._last_frame_at[camera_id]
+            self._send_pending_ends()
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _observe(self, frame: FrameMessage) -> _Observed | None:
         try:
             rgb = decode_image(frame.jpeg)
         except ImageError as exc:
             raise PermanentError(f"frame {frame.frame_id} from {frame.camera_id}: {exc}") from exc
         found = self._finder.find(rgb)
         FRAMES_PROCESSED.inc()
+        FACES_DETECTED.inc(len(found))
+        with self._lock:
+            self._last_frame_at[frame.camera_id] = time.monotonic()
+            # Capture time, not processing time: a detector running behind must not see a pause
+            # in the walk-by that the camera did not (it split 4 tracks into 36 in the bench).
+            track_ids, ended = self._tracker.update(
+                frame.camera_id, [f.box for f in found], frame.captured_at.timestamp()
+            )
+            self._pending_ends.extend(ended)
         if not found:
             logger.debug("no face in frame %s", frame.frame_id)
-            return []
-        FACES_DETECTED.inc(len(found))
-        snapshot = encode_jpeg(fit_within(rgb, self._snapshot_max_side), quality=80)
-        # Capture time, not processing time: a detector running behind must not see a pause in
-        # the walk-by that the camera did not (it split 4 tracks into 36 in the bench).
-        tracks = self._tracker.assign(
-            frame.camera_id, [f.box for f in found], frame.captured_at.timestamp()
-        )
-        messages = []
-        for face, track_id in zip(found, tracks, strict=True):
-            messages.append(
-                FaceMessage(
-                    face_id=new_id(),
-                    frame_id=frame.frame_id,
-                    camera_id=frame.camera_id,
-                    captured_at=frame.captured_at,
-                    box=BoundingBox.of(face.box),
-                    track_id=track_id,
-                    detection_score=min(1.0, max(0.0, face.score)),
-                    crop_size=face.crop.shape[0],
-                    crop_rgb=np.ascontiguousarray(face.crop, dtype=np.uint8).tobytes(),
-                    snapshot_jpeg=snapshot,
-                    quality=quality_report(face),
+            return None
+        return _Observed(frame, rgb, found, track_ids)
+
+    def _send_best_faces(self, observed: _Observed) -> None:
+        at = observed.frame.captured_at.timestamp()
+        snapshot: bytes | None = None
+        for index, face in enumerate(observed.found):
+            quality = quality_report(face)
+            refusal = self._gate.refusal(quality) if self._gate is not None else None
+            if refusal is not None:
+                FACES_NOT_SENT.labels(refusal.code).inc()
+                continue
+            key = (observed.frame.camera_id, observed.track_ids[index])
+            selection = self._selections.setdefault(key, TrackSelection())
+            score = face_score(quality, face.score)
+            skip = selection.skip_reason(score, at, self._policy)
+            if skip is not None:
+                FACES_NOT_SENT.labels(skip).inc()
+                continue
+            if snapshot is None:
+                snapshot = self._snapshot(observed.rgb)
+            try:
+                self._bus.publish(FACES, self._message(observed, index, snapshot, quality))
+            except QueueFull:
+                # The recognizers are behind: this face is dropped, a later one of the track
+                # takes its place.
+                FACES_NOT_SENT.labels("queue_full").inc()
+                continue
+            selection.record(score, at)
+
+    def _send_pending_ends(self) -> None:
+        """Publish the ends of tracks that sent faces (the others have nothing to decide)."""
+        while self._pending_ends:
+            ended = self._pending_ends[0]
+            selection = self._selections.get((ended.camera_id, ended.track_id))
+            if selection is not None and selection.sent > 0:
+                message = TrackEndMessage(
+                    camera_id=ended.camera_id,
+                    track_id=ended.track_id,
+                    last_seen_at=datetime.fromtimestamp(ended.last_seen, UTC),
+                    faces_sent=selection.sent,
+                    reason=ended.reason,
                 )
-            )
-        logger.debug("frame %s: %d face(s)", frame.frame_id, len(messages))
-        return messages
+                try:
+                    self._bus.publish(FACES, message)
+                except (QueueFull, BusUnavailable) as exc:
+                    if len(self._pending_ends) > MAX_PENDING_ENDS:
+                        logger.warning("giving up the end of track %s: %s", ended.track_id, exc)
+                        self._pending_ends.pop(0)
+                        self._selections.pop((ended.camera_id, ended.track_id), None)
+                        continue
+                    logger.info("end of track %s waits (%s)", ended.track_id, exc)
+                    return
+                TRACKS_ENDED.labels(ended.reason).inc()
+            self._pending_ends.pop(0)
+            self._selections.pop((ended.camera_id, ended.track_id), None)
+
+    def _sweep_until_stopped(self) -> None:
+        assert self._idle_sweep_s is not None
+        while not self._stopping.wait(self._idle_sweep_s):
+            try:
+                self.sweep()
+            except Exception:
+                logger.exception("ending idle tracks failed; trying again")
+
+    def _snapshot(self, rgb: np.ndarray) -> bytes:
+        return encode_jpeg(fit_within(rgb, self._snapshot_max_side), quality=80)
+
+    @staticmethod
+    def _message(
+        observed: _Observed, index: int, snapshot: bytes, quality: FaceQualityReport
+    ) -> FaceMessage:
+        face, frame = observed.found[index], observed.frame
+        return FaceMessage(
+            face_id=new_id(),
+            frame_id=frame.frame_id,
+            camera_id=frame.camera_id,
+            captured_at=frame.captured_at,
+            box=BoundingBox.of(face.box),
+            track_id=observed.track_ids[index],
+            detection_score=min(1.0, max(0.0, face.score)),
+            crop_size=face.crop.shape[0],
+            crop_rgb=np.ascontiguousarray(face.crop, dtype=np.uint8).tobytes(),
+            snapshot_jpeg=snapshot,
+            quality=quality,
+        )
 
 
 def quality_report(face: FoundFace) -> FaceQualityReport:

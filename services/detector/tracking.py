@@ -1,8 +1,12 @@
 """Follows faces from frame to frame of one camera, so a face walking past is one track.
 
-Boxes in consecutive frames that overlap enough belong to the same track. Tracks are local to
-one detector process: with several detectors a walk-by may be split into several tracks, which
-only costs a few extra sightings.
+Boxes in consecutive frames that overlap enough belong to the same track. A track ends when its
+camera shows no face of it for ``max_gap_s`` (judged by the frames' capture time, so a detector
+running behind does not split a walk-by the camera saw whole), or once it is ``max_age_s`` old:
+a person who stays in view is then followed by a new track, and so decided on again.
+
+Tracks are local to one detector process, which is why frames are routed to detectors by
+camera (one detector owns a camera's frames at a time).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from services.common.contracts import TrackEndReason
 from services.detector.geometry import Box, iou
 
 
@@ -17,18 +22,33 @@ from services.detector.geometry import Box, iou
 class _Track:
     track_id: str
     box: Box
+    started: float
     last_seen: float
+
+
+@dataclass(frozen=True)
+class EndedTrack:
+    camera_id: str
+    track_id: str
+    # Capture time (seconds since the epoch) of the track's last face.
+    last_seen: float
+    reason: TrackEndReason
 
 
 @dataclass
 class IouTracker:
     min_iou: float = 0.3
     max_gap_s: float = 1.5
+    max_age_s: float | None = 60.0
     _tracks: dict[str, list[_Track]] = field(default_factory=dict)
 
-    def assign(self, camera_id: str, boxes: list[Box], now: float) -> list[str]:
-        """A track id for each box (greedy matching, best overlap first)."""
-        live = [t for t in self._tracks.get(camera_id, []) if now - t.last_seen <= self.max_gap_s]
+    def update(
+        self, camera_id: str, boxes: list[Box], now: float
+    ) -> tuple[list[str], list[EndedTrack]]:
+        """A track id for each box of a frame captured at ``now`` (greedy matching, best
+        overlap first), and the camera's tracks that ended by then."""
+        ended = self.end_stale(camera_id, now)
+        live = self._tracks.get(camera_id, [])
         pairs = sorted(
             (
                 (iou(box, track.box), b, t)
@@ -49,8 +69,36 @@ class IouTracker:
             used.add(t)
         for b, box in enumerate(boxes):
             if b not in assigned:
-                track = _Track(uuid.uuid4().hex[:12], box, now)
+                track = _Track(uuid.uuid4().hex[:12], box, now, now)
                 live.append(track)
                 assigned[b] = track.track_id
         self._tracks[camera_id] = live
-        return [assigned[b] for b in range(len(boxes))]
+        return [assigned[b] for b in range(len(boxes))], ended
+
+    def end_stale(self, camera_id: str, now: float) -> list[EndedTrack]:
+        """End the camera's tracks with no face since ``now - max_gap_s`` or older than
+        ``max_age_s`` (``now`` is a capture time of that camera)."""
+        ended, live = [], []
+        for track in self._tracks.get(camera_id, []):
+            if now - track.last_seen > self.max_gap_s:
+                ended.append(EndedTrack(camera_id, track.track_id, track.last_seen, "gap"))
+            elif self.max_age_s is not None and now - track.started > self.max_age_s:
+                ended.append(EndedTrack(camera_id, track.track_id, track.last_seen, "max_age"))
+            else:
+                live.append(track)
+        if live:
+            self._tracks[camera_id] = live
+        else:
+            self._tracks.pop(camera_id, None)
+        return ended
+
+    def end_camera(self, camera_id: str, reason: TrackEndReason) -> list[EndedTrack]:
+        """End every track of a camera (it went silent, or the detector stops)."""
+        return [
+            EndedTrack(camera_id, track.track_id, track.last_seen, reason)
+            for track in self._tracks.pop(camera_id, [])
+        ]
+
+    @property
+    def cameras(self) -> list[str]:
+        return list(self._tracks)

@@ -100,6 +100,7 @@ def recognizer_for(
         batch_size=settings.recognizer_batch_size,
         sighting_cooldown=settings.sighting_cooldown,
         agreement_frames=settings.track_agreement_frames,
+        fusion=settings.track_fusion,
         enroller=stack.enroller if serve_enrolments else None,
     )
 

@@ -1,4 +1,6 @@
-"""The recognizer: embeds faces, matches them against the gallery, publishes sightings."""
+"""The recognizer: embeds the faces a detector sends of each track, fuses them, and publishes
+one decision per track (a known person as soon as the fused faces are accepted, or an unknown
+when the track ends without that)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from services.common.contracts import (
     EnrolmentResult,
     FaceMessage,
     SightingMessage,
+    TrackEndMessage,
     utc_now,
 )
 from services.common.gallery import Gallery, GallerySnapshot
@@ -24,13 +27,22 @@ from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.common.outages import is_outage
 from services.detector.face_quality import QualityGate
+from services.detector.track_quality import face_score
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.matching import Match, match
 from services.recognizer.open_set import DecisionRule, OpenSetPolicy
 from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.status import describe, publish_status
-from services.recognizer.track_agreement import TrackAgreement
+from services.recognizer.track_agreement import Decision, decide
+from services.recognizer.track_fusion import Fusion, track_verdict
+from services.recognizer.track_state import (
+    TRACK_TTL_S,
+    BestFace,
+    StoredFace,
+    TrackState,
+    TrackStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +51,12 @@ FACES_NOT_JUDGED = Counter(
     "Faces the quality gate kept from matching (too small, blurred or turned)",
     ["reason"],
 )
+FACES_OF_CLOSED_TRACKS = Counter(
+    "attendance_faces_of_decided_tracks_total",
+    "Faces not embedded because their track was already decided or ended",
+)
+# Weight of a face that carries no quality report (an older detector): a middling face.
+UNMEASURED_WEIGHT = 0.5
 
 
 def _finite(value: float) -> float | None:
@@ -60,11 +78,16 @@ class Recognizer:
         batch_size: int = 16,
         sighting_cooldown: float = 2.0,
         agreement_frames: int = 2,
+        fusion: Fusion = "mean",
+        track_ttl_s: float = TRACK_TTL_S,
         enroller: Enroller | None = None,
     ) -> None:
         """``policy`` decides the threshold for the gallery held; without one, ``threshold``
         and ``margin`` (when given) override the calibrated rule for the embedder's recipe.
-        Faces ``quality_gate`` refuses are not matched and make no sighting."""
+        Faces ``quality_gate`` refuses are not matched and make no sighting. A track is decided
+        once ``agreement_frames`` of its faces were embedded (see ``track_agreement``)."""
+        if agreement_frames < 1:
+            raise ValueError("at least one face must agree")
         self._bus = bus
         self._embedder = embedder
         self._gallery = gallery
@@ -77,7 +100,9 @@ class Recognizer:
         self._batch_size = batch_size
         self._cooldown = sighting_cooldown
         self._enroller = enroller
-        self._agreement = TrackAgreement(cache, agreement_frames)
+        self._required = agreement_frames
+        self._fusion: Fusion = fusion
+        self._tracks = TrackStore(cache, track_ttl_s)
 
     def start(self) -> None:
         try:
@@ -91,19 +116,24 @@ class Recognizer:
         if self._enroller is not None:
             self._bus.subscribe(ENROLMENTS, self.handle_enrolments)
 
-    def handle(self, faces: Sequence[FaceMessage]) -> None:
-        for sighting in self.recognise(faces):
-            # Every frame votes, cooling down or not: the votes decide the next verdicts.
-            if not self._agreed(sighting):
-                continue
-            key = self._cooldown_key(sighting)
-            if self._cooldown > 0 and self._cache.get(key) is not None:
-                continue
-            self._bus.publish(SIGHTINGS, sighting)
-            # Marked only once published: a failed publish is retried, not swallowed.
-            if self._cooldown > 0:
-                self._cache.set(key, b"1", self._cooldown)
-            SIGHTINGS_PUBLISHED.labels("known" if sighting.is_known else "unknown").inc()
+    def handle(self, events: Sequence[FaceMessage | TrackEndMessage]) -> None:
+        """Faces and track ends, in the order they came: each face joins its track (embedded,
+        unless its track is closed), each end decides its track if it was still open."""
+        faces = [event for event in events if isinstance(event, FaceMessage)]
+        wanted = [face for face in faces if self._judged(face) and self._open(face)]
+        embeddings = self._embed(wanted)
+        if not wanted and not any(isinstance(event, TrackEndMessage) for event in events):
+            return
+        snapshot = self._gallery.current()
+        rule = self.rule_for(snapshot)
+        by_face = {
+            face.face_id: (face, vector) for face, vector in zip(wanted, embeddings, strict=True)
+        }
+        for event in events:
+            if isinstance(event, TrackEndMessage):
+                self._end_track(event, snapshot, rule)
+            elif event.face_id in by_face:
+                self._add_face(*by_face.pop(event.face_id), snapshot, rule)
 
     def handle_enrolments(
         self, requests: Sequence[EnrolmentRequest]
@@ -137,26 +167,107 @@ class Recognizer:
             )
         return rule
 
-    @RECOGNITION_SECONDS.time()
     def recognise(self, faces: Sequence[FaceMessage]) -> list[SightingMessage]:
-        """Sightings of the faces that can be judged; the others are left out, neither
-        known nor unknown (a stranger is someone seen well enough to be nobody enrolled)."""
+        """Each judgeable face matched on its own, as a sighting that is not published (the
+        verdict of one face, without its track: for tools and tests)."""
         faces = [face for face in faces if self._judged(face)]
+        embeddings = self._embed(faces)
         if not faces:
             return []
-        crops = [
-            np.frombuffer(face.crop_rgb, dtype=np.uint8).reshape(face.crop_size, face.crop_size, 3)
-            for face in faces
-        ]
-        embeddings = self._embedder.embed(crops)
-        FACES_EMBEDDED.inc(len(faces))
         snapshot = self._gallery.current()
         rule = self.rule_for(snapshot)
         matches = match(embeddings, snapshot.matrix, rule.threshold, rule.margin)
-        return [
-            self._sighting(face, crop, verdict, snapshot)
-            for face, crop, verdict in zip(faces, crops, matches, strict=True)
-        ]
+        sightings = []
+        for face, verdict in zip(faces, matches, strict=True):
+            state = TrackState(camera_id=face.camera_id, track_id=face.face_id)
+            state.best = self._best_face(face, UNMEASURED_WEIGHT)
+            sighting = self._sighting(state, verdict, snapshot)
+            sightings.append(sighting.model_copy(update={"sighting_id": face.face_id}))
+        return sightings
+
+    # -- tracks -------------------------------------------------------------------------------
+
+    def _open(self, face: FaceMessage) -> bool:
+        """Whether the face's track still wants faces (a decided one does not: its faces are
+        dropped before the network, the cheapest place to shed load)."""
+        state = self._tracks.peek(face.camera_id, face.track_id)
+        if state is not None and state.closed:
+            FACES_OF_CLOSED_TRACKS.inc()
+            return False
+        return True
+
+    @RECOGNITION_SECONDS.time()
+    def _embed(self, faces: Sequence[FaceMessage]) -> np.ndarray:
+        if not faces:
+            return np.zeros((0, 0), dtype=np.float32)
+        embeddings = self._embedder.embed([_crop(face) for face in faces])
+        FACES_EMBEDDED.inc(len(faces))
+        return embeddings
+
+    def _add_face(
+        self,
+        face: FaceMessage,
+        embedding: np.ndarray,
+        snapshot: GallerySnapshot,
+        rule: DecisionRule,
+    ) -> None:
+        weight = _weight(face)
+        with self._tracks.updating(face.camera_id, face.track_id) as state:
+            if state.closed:
+                FACES_OF_CLOSED_TRACKS.inc()
+                return
+            stored = StoredFace(
+                face_id=face.face_id,
+                weight=weight,
+                embedding=np.asarray(embedding, dtype=np.float32).tobytes(),
+            )
+            if not state.add(stored):
+                return
+            if state.best is None or weight > state.best.weight:
+                state.best = self._best_face(face, weight)
+            self._decide(state, snapshot, rule, ended=False)
+
+    def _end_track(
+        self, end: TrackEndMessage, snapshot: GallerySnapshot, rule: DecisionRule
+    ) -> None:
+        with self._tracks.updating(end.camera_id, end.track_id) as state:
+            if not state.closed:
+                decision = self._decide(state, snapshot, rule, ended=True)
+                if decision is None:
+                    logger.debug(
+                        "track %s on %s ended with %d face(s) embedded: no decision",
+                        end.track_id,
+                        end.camera_id,
+                        len(state.faces),
+                    )
+            state.ended = True
+
+    def _decide(
+        self, state: TrackState, snapshot: GallerySnapshot, rule: DecisionRule, *, ended: bool
+    ) -> Decision | None:
+        verdict = None
+        if state.faces and len(state.faces) >= self._required:
+            vectors, weights = state.embeddings()
+            verdict = track_verdict(
+                vectors, weights, snapshot.matrix, rule.threshold, rule.margin, self._fusion
+            )
+        decision = decide(len(state.faces), self._required, verdict, ended=ended)
+        if decision is None:
+            return None
+        self._publish(self._sighting(state, decision.verdict, snapshot))
+        state.decided = decision.outcome
+        state.employee_id = decision.verdict.employee_id
+        return decision
+
+    def _publish(self, sighting: SightingMessage) -> None:
+        key = self._cooldown_key(sighting)
+        if self._cooldown > 0 and self._cache.get(key) is not None:
+            return
+        self._bus.publish(SIGHTINGS, sighting)
+        # Marked only once published: a failed publish is retried, not swallowed.
+        if self._cooldown > 0:
+            self._cache.set(key, b"1", self._cooldown)
+        SIGHTINGS_PUBLISHED.labels("known" if sighting.is_known else "unknown").inc()
 
     def _judged(self, face: FaceMessage) -> bool:
         if self._quality_gate is None or face.quality is None:
@@ -168,52 +279,69 @@ class Recognizer:
         logger.debug("face %s on %s not judged: %s", face.face_id, face.camera_id, refusal.reason)
         return False
 
+    @staticmethod
+    def _best_face(face: FaceMessage, weight: float) -> BestFace:
+        return BestFace(
+            face_id=face.face_id,
+            frame_id=face.frame_id,
+            captured_at=face.captured_at,
+            box=face.box,
+            weight=weight,
+            snapshot_jpeg=face.snapshot_jpeg,
+            face_jpeg=encode_jpeg(_crop(face), quality=90),
+        )
+
     def _sighting(
-        self, face: FaceMessage, crop: np.ndarray, verdict: Match, snapshot: GallerySnapshot
+        self, state: TrackState, verdict: Match, snapshot: GallerySnapshot
     ) -> SightingMessage:
+        best = state.best
+        assert best is not None
         employee_id = verdict.employee_id
         if employee_id is not None:
             logger.info(
-                "face %s on %s: %s (%.3f, runner-up %.3f)",
-                face.face_id,
-                face.camera_id,
+                "track %s on %s: %s (%.3f, runner-up %.3f, %d face(s))",
+                state.track_id,
+                state.camera_id,
                 employee_id,
                 verdict.similarity,
                 verdict.runner_up_similarity,
+                len(state.faces),
             )
         return SightingMessage(
-            # The face id, not a fresh one: a redelivered face must give the same sighting.
-            sighting_id=face.face_id,
-            face_id=face.face_id,
-            frame_id=face.frame_id,
-            camera_id=face.camera_id,
-            seen_at=face.captured_at,
-            box=face.box,
-            track_id=face.track_id,
+            sighting_id=state.sighting_id(),
+            face_id=best.face_id,
+            frame_id=best.frame_id,
+            camera_id=state.camera_id,
+            seen_at=best.captured_at,
+            box=best.box,
+            track_id=state.track_id,
             employee_id=employee_id,
             employee_name=snapshot.names.get(employee_id) if employee_id else None,
             similarity=_finite(verdict.similarity),
             runner_up_similarity=_finite(verdict.runner_up_similarity),
             model_id=self._embedder.model_id,
-            snapshot_jpeg=face.snapshot_jpeg,
-            face_jpeg=encode_jpeg(crop, quality=90),
+            snapshot_jpeg=best.snapshot_jpeg,
+            face_jpeg=best.face_jpeg,
         )
-
-    def _agreed(self, sighting: SightingMessage) -> bool:
-        verdict = self._agreement.vote(
-            sighting.camera_id,
-            sighting.track_id or sighting.face_id,
-            sighting.face_id,
-            sighting.employee_id,
-        )
-        return verdict.publish
 
     @staticmethod
     def _cooldown_key(sighting: SightingMessage) -> str:
         """One sighting per person (or unknown track) per camera per cooldown period.
 
-        A face stays in view for many frames; without this every frame would be a sighting
-        with its own pictures. The key lives in the shared cache so scaled recognizers agree.
+        Two tracks of one person close together (the tracker lost them for a moment) would
+        otherwise make two sightings. The key lives in the shared cache so scaled recognizers
+        agree.
         """
         who = sighting.employee_id or f"track:{sighting.track_id or sighting.face_id}"
         return f"cooldown:{sighting.camera_id}:{who}"
+
+
+def _crop(face: FaceMessage) -> np.ndarray:
+    return np.frombuffer(face.crop_rgb, dtype=np.uint8).reshape(face.crop_size, face.crop_size, 3)
+
+
+def _weight(face: FaceMessage) -> float:
+    """The face's share in its track's fused embedding: its quality score."""
+    if face.quality is None:
+        return UNMEASURED_WEIGHT
+    return face_score(face.quality, face.detection_score)

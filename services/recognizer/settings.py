@@ -5,21 +5,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from services.detector.face_quality import (
-    DEFAULT_MAX_TURN,
-    DEFAULT_MIN_FACE_SIZE,
-    DEFAULT_MIN_NOSE_HEIGHT,
-    DEFAULT_MIN_SHARPNESS,
-    QualityGate,
-)
 from services.detector.settings import DetectorSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from services.recognizer.open_set import DEFAULT_TARGET_FPIR
-from services.recognizer.track_agreement import MAX_VOTES_PER_TRACK
+from services.recognizer.track_fusion import Fusion
 
 
 class RecognizerSettings(DetectorSettings):
-    """The recognizer also enrols photos, with the detector's own settings and code."""
+    """The recognizer also enrols photos, with the detector's own settings and code; the
+    quality gate (QUALITY_*) and TRACK_AGREEMENT_FRAMES are the detector's settings too."""
 
     # MATCH_THRESHOLD and MATCH_MARGIN are overrides: set (in the environment or as an
     # argument), they replace the gallery-size rule of services/recognizer/open_set.py; unset,
@@ -28,10 +22,6 @@ class RecognizerSettings(DetectorSettings):
     match_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = DEFAULT_THRESHOLD
     match_margin: Annotated[float, Field(ge=0.0, le=2.0)] = DEFAULT_MARGIN
     match_target_fpir: Annotated[float, Field(gt=0.0, lt=1.0)] = DEFAULT_TARGET_FPIR
-    # Faces below these are not judged, and enrolment refuses them (face_quality.py).
-    quality_min_face_size: Annotated[float, Field(ge=0.0)] = DEFAULT_MIN_FACE_SIZE
-    quality_min_sharpness: Annotated[float, Field(ge=0.0)] = DEFAULT_MIN_SHARPNESS
-    quality_max_turn: Annotated[float, Field(gt=0.0)] = DEFAULT_MAX_TURN
     recognizer_batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     recognizer_device: str = "cpu"
     # One thread: two torch threads collapse when another process takes a core (the bench: 10x
@@ -43,8 +33,10 @@ class RecognizerSettings(DetectorSettings):
     facenet_pretrained: Literal["casia-webface", "vggface2"] | None = None
     # One sighting per person (or unknown track) per camera in this many seconds.
     sighting_cooldown: Annotated[float, Field(ge=0.0)] = 2.0
-    # Frames of one track that must agree before a sighting counts (1: every frame counts).
-    track_agreement_frames: Annotated[int, Field(ge=1, le=MAX_VOTES_PER_TRACK)] = 2
+    # How a track's embeddings become one verdict (services/recognizer/track_fusion.py).
+    track_fusion: Annotated[
+        Fusion, Field(description="how a track's faces make one verdict: mean or best")
+    ] = "mean"
     enrolment_max_photo_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
 
     @property
@@ -55,12 +47,3 @@ class RecognizerSettings(DetectorSettings):
     @property
     def margin_override(self) -> float | None:
         return self.match_margin if "match_margin" in self.model_fields_set else None
-
-    @property
-    def quality_gate(self) -> QualityGate:
-        return QualityGate(
-            min_face_size=self.quality_min_face_size,
-            min_sharpness=self.quality_min_sharpness,
-            max_turn=self.quality_max_turn,
-            min_nose_height=DEFAULT_MIN_NOSE_HEIGHT,
-        )

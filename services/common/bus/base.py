@@ -44,6 +44,11 @@ class BusUnavailable(Exception):
     """The broker cannot be reached (after the transport's own retries)."""
 
 
+class QueueFull(Exception):
+    """A bounded durable queue is full and refused the message (nothing was queued): the
+    publisher decides what to drop, as the queue cannot tell what matters."""
+
+
 class RequestTimeout(Exception):
     """No reply came to a request in time."""
 

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 from services.common.contracts import (
     AttendanceEvent,
     EnrolmentRequest,
-    FaceMessage,
+    FaceEvent,
     FrameMessage,
     Message,
     SightingMessage,
@@ -43,7 +43,8 @@ class Channel(Generic[M]):
 FRAMES: Channel[FrameMessage] = Channel(
     "frames", FrameMessage, "frames.detect", lossy=True, max_length=8, ttl_ms=3000
 )
-FACES: Channel[FaceMessage] = Channel("faces", FaceMessage, "faces.recognize")
+# Faces and the ends of their tracks share one queue, so a track's end comes after its faces.
+FACES: Channel = Channel("faces", FaceEvent, "faces.recognize")
 SIGHTINGS: Channel[SightingMessage] = Channel("sightings", SightingMessage, "sightings.record")
 ENROLMENTS: Channel[EnrolmentRequest] = Channel(
     "enrolments", EnrolmentRequest, "enrolments.process"

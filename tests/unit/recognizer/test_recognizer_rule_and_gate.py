@@ -1,6 +1,9 @@
 """The recognizer applies the threshold of the gallery it holds, reports it, and does not judge
 faces the quality gate refuses.
 
+Each face here is a track of its own, ended after it (one face decides: agreement 1), unless a
+test says otherwise.
+
 FaceNet is replaced by a stand-in that maps a crop's fill value to a fixed vector; the gallery
 is a fixed snapshot, so each test controls every similarity.
 """
@@ -15,7 +18,7 @@ import pytest
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import SIGHTINGS
 from services.common.cache import InMemoryCache
-from services.common.contracts import FaceMessage, FaceQualityReport
+from services.common.contracts import FaceMessage, FaceQualityReport, TrackEndMessage
 from services.common.gallery import GallerySnapshot
 from services.common.outages import DependencyUnavailable
 from services.detector.face_quality import QualityGate
@@ -123,8 +126,19 @@ class Setup:
             agreement_frames=agreement_frames,
         )
 
-    def handle(self, *faces: FaceMessage) -> list:
-        self.recognizer.handle(list(faces))
+    def handle(self, *faces: FaceMessage, end: bool = True) -> list:
+        """Handle the faces and, with ``end``, then the end of each of their tracks."""
+        ends = [
+            TrackEndMessage(
+                camera_id=f.camera_id,
+                track_id=f.track_id,
+                last_seen_at=f.captured_at,
+                faces_sent=1,
+                reason="gap",
+            )
+            for f in dict((f.track_id, f) for f in faces).values()
+        ]
+        self.recognizer.handle([*faces, *(ends if end else [])])
         while self.listener.drain_once():
             pass
         return [(s.face_id, s.employee_id) for s in self.published.messages]
@@ -207,15 +221,15 @@ def test_a_face_without_a_quality_report_is_judged_as_before():
     assert setup.handle(frame_of(ADA, "f1", quality=None)) == [("f1", "ada")]
 
 
-def test_refused_frames_do_not_vote_on_their_track():
+def test_refused_faces_do_not_count_towards_their_tracks_agreement():
     setup = Setup(agreement_frames=2)
 
     def of_track(face_id: str, quality: FaceQualityReport) -> FaceMessage:
         return frame_of(STRANGER, face_id, quality).model_copy(update={"track_id": "t1"})
 
-    # One rejected vote only: the blurred frame did not count towards agreement.
-    assert setup.handle(of_track("f1", BLURRED), of_track("f2", GOOD)) == []
-    assert setup.handle(of_track("f3", GOOD)) == [("f3", None)]
+    # One judged face only: the blurred one did not count towards the two needed.
+    assert setup.handle(of_track("f1", BLURRED), of_track("f2", GOOD), end=False) == []
+    assert setup.handle(of_track("f3", GOOD)) == [("f2", None)]
 
 
 class AwayAtFirst(SettableGallery):

@@ -1,12 +1,14 @@
-"""The recognizer publishes a sighting only when several frames of a track agree.
+"""The recognizer decides once per track: known as soon as enough of its faces agree, unknown
+when it ends without that, from faces kept in the shared cache.
 
 FaceNet is replaced by a stand-in that maps each crop to a fixed vector (the crop's fill value
-picks the vector), so the test is about the service's decisions, not the model's.
+picks the vector), so the tests are about the service's decisions, not the model's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -14,22 +16,33 @@ import pytest
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import SIGHTINGS
 from services.common.cache import InMemoryCache
-from services.common.contracts import FaceMessage, SightingMessage
+from services.common.contracts import (
+    FaceMessage,
+    FaceQualityReport,
+    SightingMessage,
+    TrackEndMessage,
+)
 from services.common.gallery import GallerySnapshot
 from services.recognizer.service import Recognizer
-from tests.fixtures.bus import Inbox, face
+from tests.fixtures.bus import MORNING, Inbox, face
 from tests.helpers.messages import unit_vector
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
 ADA, BOB, STRANGER = 1, 2, 9
 CROP = 4
+SHARP = FaceQualityReport(face_size=100, sharpness=0.1, turn=0.0, nose_height=0.5)
+SMALLER = SHARP.model_copy(update={"face_size": 50.0})
 
 
 class VectorPerFill:
     model_id = "stand-in"
 
+    def __init__(self) -> None:
+        self.embedded = 0
+
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        self.embedded += len(crops)
         return np.stack([unit_vector(int(crop[0, 0, 0])) for crop in crops])
 
 
@@ -43,66 +56,161 @@ class FixedGallery:
         )
 
 
-def frame_of(who: int, face_id: str, track_id: str) -> FaceMessage:
+def face_of(
+    who: int, face_id: str, track_id: str, quality: FaceQualityReport | None = SHARP
+) -> FaceMessage:
     return face(face_id).model_copy(
-        update={"track_id": track_id, "crop_size": CROP, "crop_rgb": bytes([who]) * CROP * CROP * 3}
+        update={
+            "track_id": track_id,
+            "crop_size": CROP,
+            "crop_rgb": bytes([who]) * CROP * CROP * 3,
+            "quality": quality,
+            "snapshot_jpeg": f"snapshot of {face_id}".encode(),
+            "captured_at": MORNING + timedelta(seconds=int(face_id.strip("f") or 0)),
+        }
     )
 
 
-@pytest.fixture
-def published() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def recognizer(published: Inbox):
-    broker = InMemoryBroker()
-    bus, listener = InMemoryCommunicator(broker), InMemoryCommunicator(broker)
-    listener.subscribe(SIGHTINGS, published)
-    service = Recognizer(
-        bus,
-        VectorPerFill(),
-        FixedGallery(),
-        InMemoryCache(),
-        threshold=0.6,
-        margin=0.05,
-        sighting_cooldown=0,
-        agreement_frames=2,
+def end_of(track_id: str, faces_sent: int = 2) -> TrackEndMessage:
+    return TrackEndMessage(
+        camera_id="door",
+        track_id=track_id,
+        last_seen_at=MORNING,
+        faces_sent=faces_sent,
+        reason="gap",
     )
 
-    def handle(*faces: FaceMessage) -> list[SightingMessage]:
-        service.handle(list(faces))
-        while listener.drain_once():
+
+class Setup:
+    """A recognizer (and its cache, bus and stand-in network) as a service would run it."""
+
+    def __init__(self, cache: InMemoryCache | None = None, *, cooldown: float = 0) -> None:
+        self.cache = cache or InMemoryCache()
+        self.embedder = VectorPerFill()
+        broker = InMemoryBroker()
+        self.listener = InMemoryCommunicator(broker)
+        self.published = Inbox()
+        self.listener.subscribe(SIGHTINGS, self.published)
+        self.recognizer = Recognizer(
+            InMemoryCommunicator(broker),
+            self.embedder,
+            FixedGallery(),
+            self.cache,
+            threshold=0.6,
+            margin=0.05,
+            sighting_cooldown=cooldown,
+            agreement_frames=2,
+        )
+
+    def __call__(self, *events: FaceMessage | TrackEndMessage) -> list[SightingMessage]:
+        self.recognizer.handle(list(events))
+        while self.listener.drain_once():
             pass
-        return list(published.messages)
-
-    return handle
+        return list(self.published.messages)
 
 
-def test_a_single_frame_of_an_employee_makes_no_sighting(recognizer):
-    assert recognizer(frame_of(ADA, "f1", "t1")) == []
+@pytest.fixture
+def recognizer() -> Setup:
+    return Setup()
 
 
-def test_the_second_agreeing_frame_of_a_track_makes_a_known_sighting(recognizer):
-    sightings = recognizer(frame_of(ADA, "f1", "t1"), frame_of(ADA, "f2", "t1"))
-
-    assert [(s.sighting_id, s.employee_id, s.employee_name) for s in sightings] == [
-        ("f2", "ada", "Ada")
-    ]
+def test_a_single_face_of_an_employee_makes_no_sighting(recognizer):
+    assert recognizer(face_of(ADA, "f1", "t1")) == []
 
 
-def test_frames_of_two_tracks_do_not_agree_with_each_other(recognizer):
-    assert recognizer(frame_of(ADA, "f1", "t1"), frame_of(ADA, "f2", "t2")) == []
+def test_the_second_face_of_a_track_makes_one_known_sighting_named_after_the_track(recognizer):
+    [sighting] = recognizer(face_of(ADA, "f1", "t1"), face_of(ADA, "f2", "t1"))
+
+    assert (sighting.employee_id, sighting.employee_name, sighting.track_id) == ("ada", "Ada", "t1")
+    # Decided twice (a redelivery, two recognizers), a track is still one stored sighting.
+    assert (
+        sighting.sighting_id
+        == Setup()(face_of(ADA, "f7", "t1"), face_of(ADA, "f8", "t1"))[0].sighting_id
+    )
 
 
-def test_a_stranger_seen_in_two_frames_makes_one_unknown_sighting(recognizer):
-    sightings = recognizer(frame_of(STRANGER, "f1", "t1"), frame_of(STRANGER, "f2", "t1"))
+def test_later_faces_and_the_end_of_a_decided_track_make_no_other_sighting_nor_network_work(
+    recognizer,
+):
+    recognizer(face_of(ADA, "f1", "t1"), face_of(ADA, "f2", "t1"))
+    embedded = recognizer.embedder.embedded
 
-    assert [(s.sighting_id, s.employee_id) for s in sightings] == [("f2", None)]
-
-
-def test_an_employee_agreed_on_is_not_also_reported_as_a_stranger(recognizer):
-    recognizer(frame_of(ADA, "f1", "t1"), frame_of(ADA, "f2", "t1"))
-    sightings = recognizer(frame_of(STRANGER, "f3", "t1"), frame_of(STRANGER, "f4", "t1"))
+    sightings = recognizer(face_of(ADA, "f3", "t1"), face_of(STRANGER, "f4", "t1"), end_of("t1"))
 
     assert [s.employee_id for s in sightings] == ["ada"]
+    assert recognizer.embedder.embedded == embedded
+
+
+def test_faces_of_two_tracks_do_not_agree_with_each_other(recognizer):
+    assert recognizer(face_of(ADA, "f1", "t1"), face_of(ADA, "f2", "t2")) == []
+
+
+def test_a_stranger_makes_one_unknown_sighting_when_the_track_ends_and_not_before(recognizer):
+    assert recognizer(face_of(STRANGER, "f1", "t1"), face_of(STRANGER, "f2", "t1")) == []
+
+    [sighting] = recognizer(end_of("t1"))
+
+    assert (sighting.employee_id, sighting.track_id) == (None, "t1")
+
+
+def test_a_track_that_ends_with_a_single_face_makes_no_sighting(recognizer):
+    assert recognizer(face_of(ADA, "f1", "t1"), end_of("t1", faces_sent=1)) == []
+    assert recognizer(face_of(STRANGER, "f2", "t2"), end_of("t2", faces_sent=1)) == []
+
+
+def test_a_track_mixing_two_people_is_not_taken_for_either(recognizer):
+    sightings = recognizer(face_of(ADA, "f1", "t1"), face_of(BOB, "f2", "t1"), end_of("t1"))
+
+    assert [s.employee_id for s in sightings] == [None]
+
+
+def test_a_redelivered_face_is_counted_once(recognizer):
+    assert recognizer(face_of(ADA, "f1", "t1"), face_of(ADA, "f1", "t1")) == []
+
+
+def test_the_sighting_shows_the_best_face_of_the_track(recognizer):
+    [sighting] = recognizer(
+        face_of(ADA, "f1", "t1", SMALLER), face_of(ADA, "f2", "t1"), face_of(ADA, "f3", "t1")
+    )
+
+    assert (sighting.face_id, sighting.snapshot_jpeg) == ("f2", b"snapshot of f2")
+    assert sighting.seen_at == MORNING + timedelta(seconds=2)
+
+
+def test_a_recognizer_that_takes_over_mid_track_decides_from_the_faces_stored_before():
+    cache = InMemoryCache()
+    first = Setup(cache)
+    assert first(face_of(STRANGER, "f1", "t1")) == []
+    # The first recognizer dies; another, sharing the cache, gets the rest of the track.
+    second = Setup(cache)
+
+    [sighting] = second(face_of(STRANGER, "f2", "t1"), end_of("t1"))
+
+    assert sighting.employee_id is None
+    assert second.embedder.embedded == 1
+
+
+def test_the_end_of_a_track_decides_from_stored_faces_alone():
+    cache = InMemoryCache()
+    Setup(cache)(face_of(ADA, "f1", "t1", SMALLER), face_of(STRANGER, "f2", "t1"))
+
+    [sighting] = Setup(cache)(end_of("t1"))
+
+    assert sighting.employee_id is None and sighting.face_id == "f2"
+
+
+def test_two_tracks_of_one_person_within_the_cooldown_make_one_sighting():
+    recognizer = Setup(cooldown=60)
+
+    sightings = recognizer(
+        face_of(ADA, "f1", "t1"),
+        face_of(ADA, "f2", "t1"),
+        face_of(ADA, "f3", "t2"),
+        face_of(ADA, "f4", "t2"),
+    )
+
+    assert [s.track_id for s in sightings] == ["t1"]
+
+
+def test_the_end_of_a_track_never_seen_makes_nothing(recognizer):
+    assert recognizer(end_of("t9")) == []
