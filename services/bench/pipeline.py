@@ -234,7 +234,6 @@ def run(bench: VideoBench) -> dict[str, Any]:
             detector_bus = RecordingCommunicator(broker, tally.published)
             recognizer_bus = RecordingCommunicator(broker, tally.published)
             finder = build_finder(detector_settings)
-            tally.watch(finder, stack.embedder)
             # No sweeper thread: the bench drives the detector, and ends its tracks at the end.
             detector = build_detector(
                 detector_settings, detector_bus, finder=finder, idle_sweep_s=None
@@ -243,6 +242,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
             recognizer = recognizer_for(
                 recognizer_settings, recognizer_bus, stack, cache, serve_enrolments=False
             )
+            tally.watch(finder, recognizer.video_embedder)
             recognizer.start()
             capture = Capture(capture_bus, str(bench.video), CAMERA_ID)
             loaded = time.perf_counter()

@@ -101,6 +101,7 @@ def recognizer_for(
         sighting_cooldown=settings.sighting_cooldown,
         agreement_frames=settings.track_agreement_frames,
         fusion=settings.track_fusion,
+        video_mirror=settings.recognizer_video_mirror,
         enroller=stack.enroller if serve_enrolments else None,
     )
 

@@ -31,6 +31,11 @@ class RecognizerSettings(DetectorSettings):
     # facenet-pytorch download.
     facenet_weights: Path | None = None
     facenet_pretrained: Literal["casia-webface", "vggface2"] | None = None
+    # Camera faces with the mirror image too (as enrolment photos always are): twice the
+    # network's work for a small gain once a track's faces are fused (README, "Performance").
+    recognizer_video_mirror: Annotated[
+        bool, Field(description="embed camera faces with their mirror image too")
+    ] = False
     # One sighting per person (or unknown track) per camera in this many seconds.
     sighting_cooldown: Annotated[float, Field(ge=0.0)] = 2.0
     # How a track's embeddings become one verdict (services/recognizer/track_fusion.py).

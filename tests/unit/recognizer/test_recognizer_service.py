@@ -214,3 +214,42 @@ def test_two_tracks_of_one_person_within_the_cooldown_make_one_sighting():
 
 def test_the_end_of_a_track_never_seen_makes_nothing(recognizer):
     assert recognizer(end_of("t9")) == []
+
+
+class MirroringStandIn(VectorPerFill):
+    """A stand-in that, like FaceNet's embedder, averages each face with its mirror image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mirror = True
+        self.mirrored_calls: list[bool] = []
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        self.mirrored_calls.append(self.mirror)
+        return super().embed(crops)
+
+
+def test_camera_faces_are_embedded_without_the_mirror_image_enrolment_photos_keep():
+    embedder = MirroringStandIn()
+    service = Recognizer(
+        InMemoryCommunicator(InMemoryBroker()), embedder, FixedGallery(), InMemoryCache()
+    )
+
+    service.handle([face_of(ADA, "f1", "t1")])
+
+    assert service.video_embedder.mirrored_calls == [False]
+    assert embedder.mirror is True
+
+
+def test_the_mirror_image_can_be_kept_for_camera_faces():
+    service = Recognizer(
+        InMemoryCommunicator(InMemoryBroker()),
+        MirroringStandIn(),
+        FixedGallery(),
+        InMemoryCache(),
+        video_mirror=True,
+    )
+
+    service.handle([face_of(ADA, "f1", "t1")])
+
+    assert service.video_embedder.mirrored_calls == [True]
