@@ -359,14 +359,23 @@ class LockedEnroller:
             return self._inner.preview(photo)
 
 
-def serve_all_metrics(app) -> None:
-    """``/metrics`` shows the web's own metrics and the pipeline's (default registry)."""
+def serve_all_metrics(app, bus: Communicator | None = None) -> None:
+    """``/metrics`` shows the web's own metrics and the pipeline's (default registry), with the
+    depth of each work queue of ``bus`` as each worker of the broker mode shows its own (and,
+    on the in-process bus, ``attendance_queue_dropped_total`` by queue)."""
     from flask import Response
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+    from services.common.bus.topology import FACES, FRAMES, SIGHTINGS
+    from services.common.metrics import QUEUE_DEPTH
 
     web_registry = app.extensions["attendance_metrics"]["registry"]
 
     def metrics() -> Response:
+        for channel in (FRAMES, FACES, SIGHTINGS) if bus is not None else ():
+            depth = bus.queue_depth(channel)
+            if depth is not None:
+                QUEUE_DEPTH.labels(channel.work_queue).set(depth)
         body = generate_latest(web_registry) + generate_latest(REGISTRY)
         return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
@@ -526,7 +535,9 @@ class AllInOne:
             self.enroll_folders(stack.enroller, EmployeeRepository(db), options.enroll_dir)
 
         detector_bus = new_bus("detector")
-        build_detector(detector_settings, detector_bus).start()
+        detector = build_detector(detector_settings, detector_bus)
+        detector.start()
+        self._cleanups.append(detector.stop)
         recognizer_bus = new_bus("recognizer")
         # Enrolments are served in-process here, not over the bus.
         recognizer_for(
@@ -550,7 +561,9 @@ class AllInOne:
             from services.web.users import UserStore
 
             password = first_admin_password(UserStore(db), data_dir)
-        self.start_web(web_settings, db, cache, new_bus, LockedEnroller(stack.enroller))
+        self.start_web(
+            web_settings, db, cache, new_bus, LockedEnroller(stack.enroller), recognizer_bus
+        )
         if plan.source is not None:
             self.start_capture(plan.capture, new_bus("capture"))
         self.welcome(plan, password)
@@ -664,7 +677,7 @@ class AllInOne:
                 "enrolled %r from %d photo(s) as %s", name, len(photos), employee.employee_id
             )
 
-    def start_web(self, settings, db, cache, new_bus, enroller) -> None:
+    def start_web(self, settings, db, cache, new_bus, enroller, pipeline_bus=None) -> None:
         from services.web.app import create_app
         from services.web.server import web_server
 
@@ -682,7 +695,7 @@ class AllInOne:
             # A fresh connection each time the live feed reconnects after a broker outage.
             live_bus_factory=lambda: new_bus("web-live"),
         )
-        serve_all_metrics(app)
+        serve_all_metrics(app, pipeline_bus)
         self._cleanups.append(app.extensions["attendance"].live.stop)
         try:
             self.server = web_server(app, settings)

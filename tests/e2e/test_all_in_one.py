@@ -103,6 +103,11 @@ def test_attendance_run_records_lin_manuel_miranda_with_no_servers(
         metrics = requests.get(f"{base}/metrics", timeout=5).text
         assert "attendance_records_written_total" in metrics
         assert "web_requests_total" in metrics
+        # Queue depths and drops, as each worker of the broker mode shows its queue's depth.
+        for queue in ("frames.detect", "faces.recognize", "sightings.record"):
+            assert f'attendance_queue_depth{{queue="{queue}"}}' in metrics, queue
+        for queue in ("frames.detect", "faces.recognize"):
+            assert f'attendance_queue_dropped_total{{queue="{queue}"}}' in metrics, queue
 
         # First start: a session key file only we can read, and a one-time admin password.
         assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600

@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter
+
 from services.common.bus.base import (
     DEFAULT_MAX_ATTEMPTS,
     BatchHandler,
@@ -21,6 +23,7 @@ from services.common.bus.base import (
     DeadLetter,
     Delivery,
     M,
+    QueueFull,
     R,
     RequestTimeout,
     Subscription,
@@ -32,20 +35,44 @@ from services.common.bus.topology import Channel
 from services.common.contracts import Message
 from services.common.outages import OutageBackoff
 
+QUEUE_DROPPED = Counter(
+    "attendance_queue_dropped_total",
+    "Messages a bounded in-process queue dropped or refused (full, or expired)",
+    ["queue"],
+)
+
 
 @dataclass
 class _Queue:
     name: str
     max_length: int | None = None
     ttl_s: float | None = None
+    # "drop_head": the oldest message goes when full; "reject": the new one is refused.
+    overflow: str = "drop_head"
     items: deque = field(default_factory=deque)
     dropped: int = 0
 
-    def put(self, delivery: Delivery) -> None:
+    def __post_init__(self) -> None:
+        if self.max_length is not None or self.ttl_s is not None:
+            QUEUE_DROPPED.labels(self.name)  # shown at 0 from the start, not once it drops
+
+    def put(self, delivery: Delivery, *, refusable: bool = True) -> None:
+        """Queue a delivery; :class:`QueueFull` if the queue refuses it (a retry, a requeue
+        or a reply is never refused: it was queued once already, or is awaited)."""
+        full = self.max_length is not None and len(self.items) >= self.max_length
+        if full and self.overflow == "reject" and refusable:
+            self._drop()
+            raise QueueFull(f"the {self.name} queue is full")
         self.items.append((time.monotonic(), delivery))
         while self.max_length is not None and len(self.items) > self.max_length:
+            if self.overflow == "reject":
+                break
             self.items.popleft()  # drop the oldest, as RabbitMQ's default overflow does
-            self.dropped += 1
+            self._drop()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        QUEUE_DROPPED.labels(self.name).inc()
 
     def take(self, limit: int) -> list[Delivery]:
         taken: list[Delivery] = []
@@ -53,7 +80,7 @@ class _Queue:
         while self.items and len(taken) < limit:
             enqueued_at, delivery = self.items.popleft()
             if self.ttl_s is not None and now - enqueued_at > self.ttl_s:
-                self.dropped += 1
+                self._drop()
                 continue
             taken.append(delivery)
         return taken
@@ -74,7 +101,7 @@ class InMemoryBroker:
             queue = self._queues.get(name)
             if queue is None:
                 ttl = channel.ttl_ms / 1000 if channel.ttl_ms else None
-                queue = _Queue(name, channel.max_length, ttl)
+                queue = _Queue(name, channel.max_length, ttl, channel.overflow)
                 self._queues[name] = queue
                 self._bindings.setdefault(channel.name, set()).add(name)
             return queue
@@ -86,16 +113,22 @@ class InMemoryBroker:
     def route(self, channel: Channel, delivery: Delivery) -> None:
         if channel.name not in self._bindings and not channel.name.startswith("_"):
             self.declare(channel)
+        refused: QueueFull | None = None
         with self.condition:
             for queue_name in self._bindings.get(channel.name, ()):
-                self._queues[queue_name].put(delivery)
+                try:
+                    self._queues[queue_name].put(delivery)
+                except QueueFull as exc:
+                    refused = exc
             self.condition.notify_all()
+        if refused is not None:
+            raise refused
 
     def send_to_queue(self, queue_name: str, delivery: Delivery) -> None:
         with self.condition:
             queue = self._queues.get(queue_name)
             if queue is not None:
-                queue.put(delivery)
+                queue.put(delivery, refusable=False)
                 self.condition.notify_all()
 
     def remove_queue(self, name: str) -> None:

@@ -73,7 +73,8 @@ class RabbitMQCommunicator(Communicator):
     ``url`` is an AMQP URL naming the vhost (``amqp://user:pass@host:5672/%2F``); every exchange
     and queue name starts with ``prefix``. A handler that fails is retried until a message has
     been tried ``max_attempts`` times, then dead-lettered. ``prefetch`` bounds unacknowledged
-    deliveries per subscription (raised to the batch size where that is larger). Connecting is
+    deliveries per subscription (raised to the batch size where that is larger; a lossy
+    channel's is its batch size, so that its bound stays the bound). Connecting is
     tried ``connect_attempts`` times, waiting ``backoff_initial`` seconds, doubling up to
     ``backoff_max``, before :class:`BusUnavailable`; a publish that meets a dead connection is
     tried ``publish_attempts`` times in all. A batch is handed over when full, when no delivery
@@ -272,7 +273,12 @@ class RabbitMQCommunicator(Communicator):
         # Confirms on the consuming channel: retries and dead letters are confirmed before
         # the original is acknowledged, so a message is never lost in between.
         pika_channel.confirm_delivery()
-        pika_channel.basic_qos(prefetch_count=max(self._prefetch, subscription.batch_size))
+        # A lossy queue's bound is what keeps its messages fresh: a consumer holding more than
+        # one batch of it would add that many stale messages to the bound.
+        prefetch = subscription.batch_size
+        if not channel.lossy:
+            prefetch = max(self._prefetch, subscription.batch_size)
+        pika_channel.basic_qos(prefetch_count=prefetch)
         declare_dead_letters(pika_channel, self.prefix)
         if subscription.broadcast:
             queue = declare_broadcast_queue(pika_channel, channel, self.prefix)

@@ -21,7 +21,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.spec import Basic, BasicProperties
 
-from services.common.bus.base import BusUnavailable, Subscription
+from services.common.bus.base import BusUnavailable, QueueFull, Subscription
 from services.common.bus.rabbitmq_topology import (
     declare_for_publishing,
     has_work_queue,
@@ -181,6 +181,10 @@ class Link:
         close_quietly(self.connection)
 
 
+def refuses_when_full(channel: Channel) -> bool:
+    return channel.max_length is not None and not channel.lossy and channel.overflow == "reject"
+
+
 class Publisher:
     """The publishing connection: shared by every thread behind a lock, reconnected on failure."""
 
@@ -211,6 +215,9 @@ class Publisher:
                     )
                     return
                 except REFUSED as exc:
+                    if isinstance(exc, pika.exceptions.NackError) and refuses_when_full(channel):
+                        # The queue is full: trying again at once would be refused again.
+                        raise QueueFull(f"the {channel.name} queue is full") from exc
                     if link is not None:
                         link.forget(channel)  # maybe its queue was deleted: declare it again
                     failure = exc

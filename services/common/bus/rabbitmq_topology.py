@@ -35,14 +35,14 @@ BROADCAST_ONLY = frozenset({ATTENDANCE_EVENTS.name})
 
 
 def queue_arguments(channel: Channel) -> dict[str, Any] | None:
-    """Arguments bounding a lossy channel's queues: the oldest message goes when full."""
-    if not channel.lossy:
-        return None
+    """Arguments bounding a channel's queues: when full, a lossy channel's oldest message goes;
+    a bounded durable one refuses the new message (the publisher is told, by a negative
+    confirm)."""
     arguments: dict[str, Any] = {}
     if channel.max_length is not None:
         arguments["x-max-length"] = channel.max_length
-        arguments["x-overflow"] = "drop-head"
-    if channel.ttl_ms is not None:
+        arguments["x-overflow"] = "reject-publish" if channel.overflow == "reject" else "drop-head"
+    if channel.lossy and channel.ttl_ms is not None:
         arguments["x-message-ttl"] = channel.ttl_ms
     return arguments or None
 

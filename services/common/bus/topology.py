@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from services.common.contracts import (
     AttendanceEvent,
@@ -23,7 +23,10 @@ class Channel(Generic[M]):
 
     ``lossy`` channels (camera frames) favour freshness: transient messages, a bounded queue that
     drops the oldest message when full, and a short time to live. The others are durable:
-    persistent messages, publisher confirms, acknowledged only after the work is stored.
+    persistent messages, publisher confirms, acknowledged only after the work is stored; a
+    durable channel with a ``max_length`` refuses a message when full (``overflow`` "reject":
+    the publisher gets :class:`~services.common.bus.base.QueueFull` and chooses what to drop,
+    as the queue cannot tell which message matters).
     """
 
     name: str
@@ -32,6 +35,7 @@ class Channel(Generic[M]):
     lossy: bool = False
     max_length: int | None = None
     ttl_ms: int | None = None
+    overflow: Literal["drop_head", "reject"] = "drop_head"
 
     def exchange_name(self, prefix: str) -> str:
         return f"{prefix}.{self.name}"
@@ -44,7 +48,10 @@ FRAMES: Channel[FrameMessage] = Channel(
     "frames", FrameMessage, "frames.detect", lossy=True, max_length=8, ttl_ms=3000
 )
 # Faces and the ends of their tracks share one queue, so a track's end comes after its faces.
-FACES: Channel = Channel("faces", FaceEvent, "faces.recognize")
+# Bounded: a detector sends a few faces per track, so it fills only when the recognizers fall
+# far behind (128 faces are several seconds of a recognizer's work); then the detector drops
+# new faces (a later face of the track replaces one) and holds track ends until there is room.
+FACES: Channel = Channel("faces", FaceEvent, "faces.recognize", max_length=128, overflow="reject")
 SIGHTINGS: Channel[SightingMessage] = Channel("sightings", SightingMessage, "sightings.record")
 ENROLMENTS: Channel[EnrolmentRequest] = Channel(
     "enrolments", EnrolmentRequest, "enrolments.process"

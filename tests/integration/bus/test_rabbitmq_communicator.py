@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ import pika
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.common.bus.base import BusUnavailable, RequestTimeout
+from services.common.bus.base import BusUnavailable, QueueFull, RequestTimeout
 from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.topology import (
     ATTENDANCE_EVENTS,
@@ -222,6 +223,50 @@ def test_the_frames_queue_keeps_only_the_newest_frames_when_nobody_consumes(
         f"frame-{index}" for index in range(50 - FRAMES.max_length, 50)
     ]
     assert len(inbox.messages) == FRAMES.max_length
+
+
+def test_a_full_faces_queue_refuses_a_face_and_the_publisher_is_told(make_bus: MakeBus) -> None:
+    detector = make_bus()
+    assert FACES.max_length is not None
+    for index in range(FACES.max_length):
+        detector.publish(FACES, face(f"f-{index}"))
+
+    with pytest.raises(QueueFull, match="faces"):
+        detector.publish(FACES, face("one-too-many"))
+
+    assert detector.queue_depth(FACES) == FACES.max_length
+    recognizer, inbox = make_bus(), Inbox()
+    recognizer.subscribe(FACES, inbox, batch_size=16)
+    with running(recognizer):
+        inbox.wait_for(FACES.max_length)
+        detector.publish(FACES, face("room-again"))
+        received = inbox.wait_for(FACES.max_length + 1)
+    assert "one-too-many" not in {message.face_id for message in received}
+
+
+def test_a_busy_frames_consumer_holds_no_more_than_the_frame_it_handles(
+    make_bus: MakeBus,
+) -> None:
+    """The bound of the frames queue is the bound: a consumer does not prefetch stale frames
+    on top of it."""
+    release = threading.Event()
+    inbox = Inbox()
+
+    def slow(frames) -> None:
+        inbox(frames)
+        release.wait(10)
+
+    detector, camera = make_bus(prefetch=16), make_bus()
+    detector.subscribe(FRAMES, slow)
+    with running(detector):
+        camera.publish(FRAMES, frame(0))
+        inbox.wait_for(1)
+        for index in range(1, 30):
+            camera.publish(FRAMES, frame(index))
+        assert wait_until(lambda: camera.queue_depth(FRAMES) == FRAMES.max_length)
+        release.set()
+        time.sleep(0.5)
+    assert len(inbox.messages) == 1 + FRAMES.max_length
 
 
 def test_a_batch_subscription_gets_several_messages_in_one_call(make_bus: MakeBus) -> None:

@@ -8,7 +8,7 @@ import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.common.bus.base import Delivery, RequestTimeout
+from services.common.bus.base import Delivery, QueueFull, RequestTimeout
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import ATTENDANCE_EVENTS, ENROLMENTS, FACES, FRAMES, SIGHTINGS
 from services.common.contracts import EnrolmentResult, FaceMessage
@@ -254,3 +254,36 @@ def test_dead_lettered_messages_are_counted_per_channel():
     bus.broker.route(SIGHTINGS, Delivery(b"{}"))  # not a valid sighting
     bus.drain_once()
     assert counted() == before + 1
+
+
+def test_a_full_faces_queue_refuses_the_next_face_and_counts_it(broker: InMemoryBroker) -> None:
+    detector = InMemoryCommunicator(broker)
+    assert FACES.max_length is not None
+    for index in range(FACES.max_length):
+        detector.publish(FACES, face(f"f-{index}"))
+
+    with pytest.raises(QueueFull, match="faces"):
+        detector.publish(FACES, face("one-too-many"))
+
+    assert detector.queue_depth(FACES) == FACES.max_length
+    assert broker.dropped(FACES.work_queue) == 1
+    recognizer = InMemoryCommunicator(broker)
+    recognizer.subscribe(FACES, Inbox(), batch_size=16)
+    recognizer.drain_once()
+    detector.publish(FACES, face("room-again"))
+
+
+def test_a_face_sent_back_for_a_retry_is_never_refused_by_the_bound(
+    broker: InMemoryBroker,
+) -> None:
+    bus = InMemoryCommunicator(broker, max_attempts=3)
+    tries = FailsThenRecords([ValueError("flaky")])
+    bus.subscribe(FACES, tries)
+    assert FACES.max_length is not None
+    for index in range(FACES.max_length):
+        bus.publish(FACES, face(f"f-{index}"))
+
+    drain(bus, limit=1000)
+
+    assert len(tries.messages) == FACES.max_length
+    assert broker.dead_letters == []
