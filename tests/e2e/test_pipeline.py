@@ -87,6 +87,11 @@ def test_lin_manuel_miranda_is_recorded_arriving_in_the_hamilton_clip(
     picture = db.pictures.find_one({"_id": record["arrival"]["picture_id"]})
     assert picture is not None and bytes(picture["jpeg"][:2]) == b"\xff\xd8"
     assert {r["employee_id"] for r in db.attendance.find()} <= {lin, alex}
+    # Alex Lacamoire is in the clip, but only in profile: never judged, never recorded.
+    assert db.attendance.find_one({"employee_id": alex}) is None
+    # One decision per person passing: no track makes two sightings.
+    tracks = [s["track_id"] for s in db.sightings.find({}, {"track_id": 1})]
+    assert len(tracks) == len(set(tracks)), tracks
     for process in workers:
         assert process.process.poll() is None, process.log()
 
