@@ -374,6 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     photo_set.add_argument(
         "--lfw", type=Path, help="LFW's photo folder (the one holding lfw/, or lfw/ itself)"
     )
+    photo_set.add_argument(
+        "--liveness",
+        nargs="+",
+        metavar="DIR",
+        help="LIVE_DIR ATTACK_DIR [ATTACK_DIR ...]: measure the liveness check (APCER per "
+        "attack folder, BPCER, ACER, score distribution; ISO/IEC 30107-3)",
+    )
     parser.add_argument(
         "--pairs",
         type=Path,
@@ -419,7 +426,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="score the manifest as it is, without the known re-labelling of strangers",
     )
+    parser.add_argument(
+        "--liveness-threshold",
+        type=float,
+        default=None,
+        help="with --liveness: the liveness score a face needs (default: LIVENESS_THRESHOLD's)",
+    )
     args = parser.parse_args(argv)
+    if args.liveness is not None:
+        from services.detector.liveness_evaluation import main as liveness_main
+
+        return liveness_main(args)
     if args.lfw is not None:
         if args.pairs is None:
             parser.error("--lfw needs --pairs PAIRS_FILE")
