@@ -103,6 +103,16 @@ class Gallery:
 
     def _serialise_from_store(self) -> bytes:
         ids, matrix = self._employees.gallery(self.model_id)
+        owed = self._employees.photos_without_embedding(self.model_id)
+        if owed:
+            # Those people are not in this recipe's gallery: they would go unrecognised.
+            logger.warning(
+                "%d enrolment photo(s) of %d employee(s) have no vector of %s; "
+                "run `attendance reembed`",
+                len(owed),
+                len({employee for _, employee in owed}),
+                self.model_id,
+            )
         names = self._employees.names(sorted(set(ids)))
         buffer = io.BytesIO()
         np.savez(

@@ -1,14 +1,15 @@
 """Face alignment: warp a detected face into the canonical crop the embedding network expects.
 
-FaceNet 20180408-102900 was trained on MTCNN boxes enlarged by a margin, never rotated. Its
+FaceNet (CASIA-WebFace) was trained on MTCNN boxes enlarged by a margin, never rotated. Its
 embeddings are therefore best when our crop shows the face at the same scale and position as
 those training crops. A similarity transform (rotation, uniform scale, translation) that sends
 the detected eyes and mouth onto fixed template points gives that, and additionally undoes
 head roll, which the network never learnt to ignore.
 
-The template below was chosen by measuring verification accuracy on the labelled photos in
-../shared/faces (see services/recognizer/evaluation.py); any change to it changes every
-embedding, so it is versioned by :data:`ALIGNMENT_VERSION`, which is part of the model id.
+The template below was chosen on LFW View 1 DevTrain and checked on DevTest (`attendance eval
+--lfw`); any change to it changes every embedding, so it is versioned by
+:data:`ALIGNMENT_VERSION`, which is part of the model id (stored vectors are migrated with
+`attendance reembed`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from services.detector.face_detection import LEFT_EYE, MOUTH_CENTER, RIGHT_EYE, DetectedFace
 
-ALIGNMENT_VERSION = "align-v1"
+ALIGNMENT_VERSION = "align-v2"
 DEFAULT_CROP_SIZE = 160
 
 
@@ -37,6 +38,10 @@ class AlignmentTemplate:
     # With the mouth as a third point the scale follows the whole face, not only the eye
     # distance, which shrinks when the head turns.
     use_mouth: bool = True
+    # MTCNN's boxes, which the network was trained on, are taller than wide: resized to a
+    # square they squash the face vertically. Fitting the keypoints in a space stretched by
+    # this factor and squashing the result gives the crop that same aspect.
+    vertical_squeeze: float = 1.0
 
 
 def symmetric_template(eye_y: float, eye_distance: float, mouth_y: float) -> AlignmentTemplate:
@@ -46,7 +51,15 @@ def symmetric_template(eye_y: float, eye_distance: float, mouth_y: float) -> Ali
     )
 
 
-DEFAULT_TEMPLATE = symmetric_template(eye_y=0.38, eye_distance=0.34, mouth_y=0.76)
+# align-v2: measured on LFW View 1 DevTrain (python -m services.recognizer.lfw_evaluation) and
+# checked on DevTest; align-v1 was symmetric_template(eye_y=0.38, eye_distance=0.34,
+# mouth_y=0.76) with no squeeze, chosen on the small photo set.
+DEFAULT_TEMPLATE = AlignmentTemplate(
+    right_eye=(0.3271, 0.4136),
+    left_eye=(0.6968, 0.4136),
+    mouth=(0.5119, 0.7367),
+    vertical_squeeze=1.244,
+)
 
 
 def _similarity_from_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -81,7 +94,11 @@ def alignment_matrix(
     )
     source = np.array([face.keypoints[i] for i in indices], dtype=np.float64)
     target = np.array(targets, dtype=np.float64) * size
-    return _similarity_from_points(source, target)
+    squeeze = template.vertical_squeeze
+    target[:, 1] *= squeeze
+    matrix = _similarity_from_points(source, target)
+    matrix[1] /= squeeze
+    return matrix
 
 
 def align_face(
@@ -96,7 +113,9 @@ def align_face(
     touches the frame edge is a strong feature the network would wrongly attend to.
     """
     matrix = alignment_matrix(face, size, template)
-    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
+    # The larger of the two axes' scales: with a squeeze they differ, and shrinking must not
+    # alias along either.
+    scale = max(float(np.hypot(*matrix[0, :2])), float(np.hypot(*matrix[1, :2])))
     if scale < 1.0:
         # Bilinear sampling while shrinking skips pixels and aliases: a 600-px face from a
         # phone photo would not look like the same face at 160 px from a camera. Cut out the

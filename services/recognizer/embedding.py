@@ -16,6 +16,7 @@ import numpy as np
 
 from services.common.model_files import FACENET_CASIA, resolve_model_file, sha256_of
 from services.detector.alignment import ALIGNMENT_VERSION, DEFAULT_CROP_SIZE
+from services.recognizer.embedding_centres import centre_for
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ EMBEDDING_SIZE = 512
 # (batch 16, 2 threads: 37 ms per face instead of 18).
 DEFAULT_MIRROR = True
 PREPROCESSING_VERSION = "std128"
+# Subtracting the mean face embedding (fitted on LFW View 1 DevTrain, see
+# services/recognizer/embedding_centres.py) and normalising again spreads the vectors over the
+# sphere: on View 1 it raised DevTest accuracy from 98.8% to 99.2% and TAR at FAR 0.1% from
+# 96.2% to 97.8% (DevTrain: 99.0% to 99.3%, 96.6% to 97.4%).
+CENTRED_SUFFIX = "-centred"
 DEFAULT_BATCH_SIZE = 16
 PRETRAINED_NAMES = ("casia-webface", "vggface2")
 
@@ -43,6 +49,7 @@ class FaceEmbedder:
         *,
         mirror: bool = DEFAULT_MIRROR,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        centred: bool = True,
     ) -> None:
         import torch
         from facenet_pytorch import InceptionResnetV1
@@ -68,10 +75,13 @@ class FaceEmbedder:
         else:
             raise ValueError("give weights_path (a local state_dict) or pretrained")
         self._network = network.eval().to(self.device)
-        self.model_id = (
+        uncentred_id = (
             f"facenet-inception-resnet-v1/{weights_tag}/{ALIGNMENT_VERSION}/"
             f"{PREPROCESSING_VERSION}{'-mirror' if mirror else ''}"
         )
+        # A centre only exists for the recipe it was fitted on; other weights run without.
+        self._centre = centre_for(uncentred_id) if centred else None
+        self.model_id = uncentred_id + (CENTRED_SUFFIX if self._centre is not None else "")
         logger.info("loaded face embedder %s on %s", self.model_id, self.device)
 
     @classmethod
@@ -110,4 +120,8 @@ class FaceEmbedder:
                     vectors = self._network(tensor)
                 vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
                 outputs.append(vectors.cpu().numpy().astype(np.float32, copy=False))
-        return np.concatenate(outputs)
+        embeddings = np.concatenate(outputs)
+        if self._centre is not None:
+            embeddings = embeddings - self._centre
+            embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+        return embeddings.astype(np.float32, copy=False)

@@ -13,8 +13,10 @@
 * **Open-set identification** on the same photos: see
   :mod:`services.recognizer.identification_metrics` (gallery = first photo of each person with
   two or more, probes = their other photos, strangers = the people with one photo), for the
-  whole gallery and for galleries of 50 and 200 people drawn with a fixed seed, at the
-  recognizer's threshold and margin (``MATCH_THRESHOLD``/``MATCH_MARGIN`` or the defaults).
+  whole gallery and for galleries of 50 and 200 people drawn with a fixed seed, decided by the
+  recognizer's rule: the calibrated threshold for each gallery's size and the margin
+  (:class:`~services.recognizer.open_set.OpenSetPolicy`), or ``MATCH_THRESHOLD`` /
+  ``MATCH_MARGIN`` when set.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from services.recognizer.lfw_protocol import (
     photo_folder,
     read_pairs,
 )
+from services.recognizer.open_set import OpenSetPolicy
+from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.verification_metrics import (
     equal_error_rate,
     fold_accuracy,
@@ -175,8 +179,6 @@ def evaluate_lfw(
             f"{len(missing)} of the {len(photos)} photos named by {pairs_path} are not under "
             f"{folder} (first: {', '.join(missing[:3])})"
         )
-    threshold = settings.match_threshold if threshold is None else threshold
-    margin = settings.match_margin if margin is None else margin
     owns_pipeline = pipeline is None
     if pipeline is None:
         pipeline = build_lfw_pipeline(settings)
@@ -188,6 +190,15 @@ def evaluate_lfw(
         if owns_pipeline:
             pipeline.finder.detector.close()
     embeddings = {photo: face.embedding for photo, face in faces.items()}
+    # The recognizer's own rule: the calibrated threshold for each gallery's size, unless a
+    # threshold is given here or configured (MATCH_THRESHOLD / MATCH_MARGIN).
+    policy = OpenSetPolicy(
+        pipeline.embedder.model_id,
+        CALIBRATIONS,
+        target_fpir=settings.match_target_fpir,
+        threshold=settings.threshold_override if threshold is None else threshold,
+        margin=settings.margin_override if margin is None else margin,
+    )
     detected = sum(vector is not None for vector in embeddings.values())
     seconds = sum(face.seconds for face in faces.values())
     return {
@@ -200,7 +211,7 @@ def evaluate_lfw(
         "detection_rate": round(detected / len(photos), 4),
         "missed": [photo.relative_path for photo, vector in embeddings.items() if vector is None],
         **verification_figures(pairs, embeddings),
-        "identification": open_set_figures(pairs, embeddings, threshold=threshold, margin=margin),
+        "identification": open_set_figures(pairs, embeddings, policy),
         "images_per_second": round(len(photos) / seconds, 2) if seconds else None,
         "cached_photos": cached_before,
         "notes": resolution_notes(pairs, len(split_strangers(pairs))),
@@ -277,9 +288,8 @@ def _pair_score(
 def open_set_figures(
     pairs: PairsFile,
     embeddings: dict[LfwPhoto, np.ndarray | None],
+    policy: OpenSetPolicy,
     *,
-    threshold: float,
-    margin: float,
     gallery_sizes: Sequence[int] = GALLERY_SIZES,
 ) -> dict:
     photos_of = {
@@ -291,13 +301,22 @@ def open_set_figures(
     gallery = {person: by_path[path] for person, path in split.gallery.items()}
     probes = [(by_path[path], person) for path, person in split.probes]
     strangers = [by_path[path] for path in split.strangers]
-    whole = identification_figures(gallery, probes, strangers, threshold=threshold, margin=margin)
-    whole["galleries"] = {
-        str(size): drawn_gallery_figures(
-            gallery, probes, strangers, size, threshold=threshold, margin=margin
+    rule = policy.rule_for(len(gallery))
+    whole = identification_figures(
+        gallery, probes, strangers, threshold=rule.threshold, margin=rule.margin
+    )
+    whole["rule"] = rule.source
+    whole["galleries"] = {}
+    for size in gallery_sizes:
+        drawn_rule = policy.rule_for(size)
+        whole["galleries"][str(size)] = drawn_gallery_figures(
+            gallery,
+            probes,
+            strangers,
+            size,
+            threshold=drawn_rule.threshold,
+            margin=drawn_rule.margin,
         )
-        for size in gallery_sizes
-    }
     return whole
 
 

@@ -87,19 +87,25 @@ def _best(gallery: GalleryMatrix, probes: np.ndarray) -> tuple[np.ndarray, list[
     return scores[np.arange(len(probes)), best], [gallery.employee_ids[i] for i in best]
 
 
-def cached_embeddings(cache: Path) -> dict[str, np.ndarray]:
-    """``Person/Person_0001.jpg`` -> embedding of every photo with a face, of the one recipe
-    in ``cache`` (the cache keys photos by their full path; the pairs name them like this)."""
+def cached_embeddings(cache: Path, recipe: str | None = None) -> dict[str, np.ndarray]:
+    """``Person/Person_0001.jpg`` -> embedding of every photo with a face, of one recipe in
+    ``cache``: the only one, or the one whose model id is ``recipe`` (the cache keys photos by
+    their full path; the pairs name them like this)."""
     with np.load(cache, allow_pickle=False) as stored:
-        recipes = {str(r) for r in stored["recipes"]}
-        if len(recipes) != 1:
-            raise ValueError(f"{cache} holds {len(recipes)} recipes; give a cache of one")
+        recipes = np.array([str(r).split("|", 1)[0] for r in stored["recipes"]])
+        held = sorted(set(recipes))
+        if recipe is None and len(held) == 1:
+            recipe = held[0]
+        if recipe not in held:
+            raise ValueError(
+                f"{cache} holds the recipes {', '.join(held)}; choose one with --recipe"
+            )
         return {
             "/".join(Path(str(photo)).parts[-2:]): vector.astype(np.float32)
-            for photo, vector, found in zip(
-                stored["photos"], stored["embeddings"], stored["found"], strict=True
+            for photo, vector, found, of in zip(
+                stored["photos"], stored["embeddings"], stored["found"], recipes, strict=True
             )
-            if found
+            if found and of == recipe
         }
 
 
@@ -107,8 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--pairs", type=Path, required=True, help="pairs file: whose photos")
     parser.add_argument("--cache", type=Path, required=True, help="attendance eval's cache")
+    parser.add_argument("--recipe", help="the model id to use when the cache holds several")
     args = parser.parse_args(argv)
-    embedding = cached_embeddings(args.cache)
+    try:
+        embedding = cached_embeddings(args.cache, args.recipe)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     # The photos the pairs file uses, in LFW's order; one without a face cannot be enrolled
     # or probed, as in attendance eval's own open-set figures.
     photos_of = {

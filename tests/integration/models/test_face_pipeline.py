@@ -11,6 +11,7 @@ import pytest
 from services.common.images import decode_image
 from services.common.model_files import (
     FACENET_CASIA,
+    MODEL_FILES,
     SHORT_RANGE_DETECTOR,
     ModelFileError,
     check_models,
@@ -19,6 +20,7 @@ from services.common.model_files import (
 from services.detector.face_detection import LEFT_EYE, RIGHT_EYE, FaceDetector
 from services.detector.face_finder import FaceFinder
 from services.recognizer.embedding import FaceEmbedder
+from services.recognizer.embedding_centres import centre_for
 
 pytestmark = pytest.mark.models
 
@@ -104,6 +106,22 @@ def test_the_model_id_names_network_weights_and_alignment(embedder):
     assert "/align-" in embedder.model_id
 
 
+def test_the_shipped_weights_are_centred_and_their_model_id_says_so(embedder, models_dir):
+    uncentred = FaceEmbedder.from_models_dir(models_dir, threads=2, centred=False)
+    assert embedder.model_id == uncentred.model_id + "-centred"
+
+
+def test_centring_subtracts_the_fitted_mean_and_normalises_again(
+    finder, embedder, models_dir, faces_dir
+):
+    uncentred = FaceEmbedder.from_models_dir(models_dir, threads=2, centred=False)
+    crop = finder.find(photo(faces_dir, MIRANDA))[0].crop
+    centre = centre_for(uncentred.model_id)
+    expected = uncentred.embed([crop])[0] - centre
+    expected /= np.linalg.norm(expected)
+    np.testing.assert_allclose(embedder.embed([crop])[0], expected, atol=1e-5)
+
+
 def test_a_missing_model_file_names_the_file_the_folder_and_the_fix(tmp_path):
     with pytest.raises(ModelFileError) as caught:
         FaceDetector("short", tmp_path)
@@ -124,7 +142,6 @@ def test_a_corrupt_model_file_is_refused_with_its_name(tmp_path, models_dir):
 
 def test_the_shared_model_folder_checks_out(models_dir):
     assert {status.name: status.state for status in check_models(models_dir)} == {
-        "face_detection_short_range.tflite": "ok",
-        "face_detection_full_range_sparse.tflite": "ok",
-        FACENET_CASIA: "ok",
+        name: "ok" for name in MODEL_FILES
     }
+    assert {SHORT_RANGE_DETECTOR, FACENET_CASIA} <= set(MODEL_FILES)

@@ -187,3 +187,13 @@ def test_the_command_counts_what_is_owed_then_migrates_and_tells_the_recognizers
 
     assert attendance_reembed("--dry-run", "--json") == 0
     assert json.loads(capsys.readouterr().out)["photos_owed"] == 0
+
+
+def test_a_gallery_missing_people_of_its_recipe_says_to_run_reembed(
+    recognition_models, employees, enrolled_under_old_recipe, caplog
+):
+    _, embedder = recognition_models
+    with caplog.at_level("WARNING"):
+        Gallery(InMemoryCache(), employees, embedder.model_id).changed()
+    assert "2 enrolment photo(s) of 2 employee(s) have no vector" in caplog.text
+    assert "attendance reembed" in caplog.text

@@ -33,6 +33,11 @@ def template_points(size: int = SIZE) -> np.ndarray:
     return np.array([t.right_eye, t.left_eye, t.mouth]) * size
 
 
+def unsqueezed_template_points(size: int = SIZE) -> np.ndarray:
+    """The template as a real face's proportions: the crop squeezes faces vertically."""
+    return template_points(size) * np.array([1.0, DEFAULT_TEMPLATE.vertical_squeeze])
+
+
 def transformed(matrix: np.ndarray, points) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     return points @ matrix[:, :2].T + matrix[:, 2]
@@ -42,7 +47,8 @@ def rotated_face(angle_degrees: float, scale: float, centre=(300.0, 220.0)):
     """Keypoints of a template face rotated, scaled and moved into a bigger image."""
     angle = math.radians(angle_degrees)
     rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    points = (template_points() - SIZE / 2) @ rotation.T * scale + np.array(centre)
+    face_points = unsqueezed_template_points()
+    points = (face_points - face_points.mean(axis=0)) @ rotation.T * scale + np.array(centre)
     return face_with(*map(tuple, points))
 
 

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from services.detector.alignment import ALIGNMENT_VERSION
-from services.recognizer.embedding import DEFAULT_MIRROR, PREPROCESSING_VERSION
+from services.recognizer.embedding import CENTRED_SUFFIX, DEFAULT_MIRROR, PREPROCESSING_VERSION
+from services.recognizer.embedding_centres import CENTRES
 from services.recognizer.open_set import (
     FALLBACK_THRESHOLD,
     ImpostorTail,
@@ -101,14 +102,16 @@ def test_the_shipped_calibration_is_for_the_recipe_the_embedder_runs():
     """A new alignment or preprocessing changes every score: recalibrate (see
     services/recognizer/open_set_calibration.py for the command) before shipping it."""
     recipe = f"/{ALIGNMENT_VERSION}/{PREPROCESSING_VERSION}{'-mirror' if DEFAULT_MIRROR else ''}"
+    # The shipped weights run centred (services/recognizer/embedding_centres.py).
+    shipped = {model_id + CENTRED_SUFFIX for model_id in CENTRES if model_id.endswith(recipe)}
 
-    assert any(tail.model_id.endswith(recipe) for tail in CALIBRATIONS)
+    assert any(tail.model_id in shipped for tail in CALIBRATIONS)
 
 
 def test_the_shipped_calibration_gives_devtrains_804_person_gallery_its_measured_threshold():
-    """0.712 on View 1 DevTrain, where it let 0.45% of the strangers through (margin 0.05)."""
+    """0.627 on View 1 DevTrain, where it let 0.68% of the strangers through (margin 0.05)."""
     [tail] = CALIBRATIONS
     rule = OpenSetPolicy(tail.model_id, CALIBRATIONS).rule_for(804)
 
-    assert 0.68 < rule.threshold < 0.74
+    assert 0.60 < rule.threshold < 0.66
     assert math.isclose(rule.expected_fpir or 0, 0.01, rel_tol=0.02)
