@@ -21,3 +21,8 @@ MESSAGES_DEAD_LETTERED = Counter(
 HANDLER_ERRORS = Counter(
     "attendance_handler_errors_total", "Messages whose handler failed (retried)", ["channel"]
 )
+SPOOF_ATTEMPTS = Counter(
+    "attendance_spoof_attempts_total",
+    "Tracks the liveness check judged a photo or a screen (one per stored spoof attempt)",
+    ["camera", "action"],
+)

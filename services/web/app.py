@@ -23,7 +23,7 @@ from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.audit import AuditLog
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog
-from services.web import accounts, api, auth, live, pages, recognition_status
+from services.web import accounts, api, auth, live, pages, recognition_status, spoof_attempts
 from services.web.context import EnrolmentService, WebContext
 from services.web.errors import register_error_handlers
 from services.web.live import LiveFeed, reusing
@@ -158,7 +158,16 @@ def create_app(
     _install_metrics(app)
     auth.init_auth(app)
     register_error_handlers(app)
-    for blueprint in (ops, auth.bp, pages.bp, api.bp, live.bp, accounts.bp, recognition_status.bp):
+    for blueprint in (
+        ops,
+        auth.bp,
+        pages.bp,
+        api.bp,
+        live.bp,
+        accounts.bp,
+        recognition_status.bp,
+        spoof_attempts.bp,
+    ):
         app.register_blueprint(blueprint)
     app.after_request(_security_headers)
     _install_filters(app, context)
