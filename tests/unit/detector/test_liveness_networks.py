@@ -73,3 +73,45 @@ def test_the_two_variants_differ_in_their_squeeze_excite_gates():
 def test_the_wrapper_prefix_is_removed_only_at_the_start():
     state = {"module.conv1.conv.weight": 1, "bn.module.weight": 2}
     assert strip_wrapper_prefix(state) == {"conv1.conv.weight": 1, "bn.module.weight": 2}
+
+
+@pytest.fixture(scope="module")
+def finder_and_scorer(models_dir):
+    from services.detector.liveness import LivenessScorer
+    from services.detector.main import build_finder
+    from services.detector.settings import DetectorSettings
+
+    finder = build_finder(DetectorSettings.from_env({}, attendance_models_dir=models_dir))
+    try:
+        yield finder, LivenessScorer(models_dir)
+    finally:
+        finder.detector.close()
+
+
+def test_a_live_face_scores_live_and_a_printed_photo_of_it_does_not(finder_and_scorer, faces_dir):
+    from services.common.images import decode_image
+    from services.detector.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
+
+    finder, scorer = finder_and_scorer
+    folder = faces_dir / "liveness" / "nuaa"
+    live_path = sorted((folder / "real" / "0001").glob("*.jpg"))[0]
+    print_path = sorted((folder / "print" / "0001").glob("*.jpg"))[0]
+    scores = {}
+    for kind, path in (("live", live_path), ("print", print_path)):
+        rgb = decode_image(path.read_bytes())
+        [face, *_] = finder.detect(rgb)
+        [scores[kind]] = scorer.score(rgb, [face.box])
+    assert scores["live"] >= DEFAULT_LIVENESS_THRESHOLD > scores["print"]
+
+
+def test_the_faces_of_one_frame_are_scored_together_in_their_order(finder_and_scorer, faces_dir):
+    from services.common.images import decode_image
+
+    _, scorer = finder_and_scorer
+    path = sorted((faces_dir / "liveness" / "nuaa" / "real" / "0001").glob("*.jpg"))[0]
+    rgb = decode_image(path.read_bytes())
+    boxes = [(200, 150, 120, 120), (10, 10, 60, 60), (500, 300, 100, 100)]
+    together = scorer.score(rgb, boxes)
+    alone = [scorer.score(rgb, [box])[0] for box in boxes]
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert all(0.0 <= score <= 1.0 for score in together)
