@@ -80,10 +80,10 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
+    from services.common.domain.enrolment import EnrolmentError
     from services.common.runtime import configure_logging
     from services.common.storage.audit import AuditLog
     from services.common.storage.mongo import connect
-    from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, connect_cache
     from services.recognizer.settings import RecognizerSettings
     from services.web.account_commands import os_user

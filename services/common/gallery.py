@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.common.cache import KeyValueCache
-from services.common.storage.employees import EMBEDDING_SIZE, EmployeeRepository
+from services.common.domain.enrolment import EMBEDDING_SIZE
+from services.common.storage.employees import EmployeeRepository
 from services.recognizer.matching import GalleryMatrix
 
 logger = logging.getLogger(__name__)

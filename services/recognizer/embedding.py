@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from services.common.domain.enrolment import EMBEDDING_SIZE
 from services.common.model_files import FACENET_CASIA, resolve_model_file, sha256_of
 from services.detector.alignment import ALIGNMENT_VERSION, DEFAULT_CROP_SIZE
 from services.recognizer.embedding_centres import centre_for
 
 logger = logging.getLogger(__name__)
 
-EMBEDDING_SIZE = 512
 # Averaging a face's embedding with that of its mirror image cancels part of the pose and
 # lighting asymmetry the network is sensitive to. On the evaluation photos it raised TAR at
 # FAR 0.1% by ~1 point and lowered the best stranger's similarity, for 1.5-2x the compute

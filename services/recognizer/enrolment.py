@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult, utc_now
-from services.common.gallery import Gallery
-from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
-from services.common.storage.employees import (
-    Employee,
+from services.common.domain.enrolment import (
     EmployeeError,
-    EmployeeRepository,
-    NewFace,
+    EnrolmentError,
+    EnrolmentErrorCode,
+    FaceBox,
+    FacePreview,
     normalize_name,
 )
+from services.common.gallery import Gallery
+from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
+from services.common.storage.employees import Employee, EmployeeRepository, NewFace
 from services.detector.face_finder import FaceFinder, FoundFace
 from services.detector.face_quality import QualityGate, assess
 from services.recognizer.embedding import FaceEmbedder
@@ -35,29 +36,8 @@ STORED_PHOTO_MAX_SIDE = 1024
 FACE_JPEG_QUALITY = 92
 
 
-class EnrolmentError(EmployeeError):
-    """A photo or name that cannot be enrolled; the message names the problem and the photo.
-
-    ``conflicting_employee_id`` names the employee a refused face already belongs to.
-    """
-
-    def __init__(
-        self, code: str, message: str, *, conflicting_employee_id: str | None = None
-    ) -> None:
-        super().__init__(code, message)
-        self.conflicting_employee_id = conflicting_employee_id
-
-
 class EnrolmentExpired(Exception):
     """The requester stopped waiting: nothing may be stored for the request any more."""
-
-
-@dataclass(frozen=True)
-class FacePreview:
-    """The face enrolment would take from a photo: its aligned crop and where it is."""
-
-    face_jpeg: bytes
-    box: BoundingBox
 
 
 class Enroller:
@@ -101,7 +81,8 @@ class Enroller:
         name = normalize_name(name)
         if self._employees.find_by_name(name) is not None:
             raise EnrolmentError(
-                "duplicate_name", f"an employee named {name!r} is already registered"
+                EnrolmentErrorCode.DUPLICATE_NAME,
+                f"an employee named {name!r} is already registered",
             )
         faces = self.faces_from_photos(photos)
         if not allow_duplicate_face:
@@ -124,7 +105,7 @@ class Enroller:
     ) -> Employee:
         """Add photos to an employee, on the same terms as :meth:`enroll`."""
         if self._employees.get(employee_id) is None:
-            raise EnrolmentError("not_found", f"no employee with id {employee_id}")
+            raise EnrolmentError(EnrolmentErrorCode.NOT_FOUND, f"no employee with id {employee_id}")
         faces = self.faces_from_photos(photos)
         if not allow_duplicate_face:
             self._refuse_faces_of_others(faces, owner=employee_id)
@@ -148,7 +129,7 @@ class Enroller:
                 continue
             name = snapshot.names.get(closest.employee_id, "an employee")
             raise EnrolmentError(
-                "face_already_enrolled",
+                EnrolmentErrorCode.FACE_ALREADY_ENROLLED,
                 f"photo {number}: this face is already enrolled as {name} "
                 f"(id {closest.employee_id}; similarity {closest.similarity:.2f}, match "
                 f"threshold {threshold:.2f})",
@@ -165,7 +146,9 @@ class Enroller:
 
     def faces_from_photos(self, photos: Sequence[bytes]) -> list[NewFace]:
         if not photos:
-            raise EnrolmentError("photo_required", "at least one photo is required")
+            raise EnrolmentError(
+                EnrolmentErrorCode.PHOTO_REQUIRED, "at least one photo is required"
+            )
         found = [self._single_face(photo, number) for number, photo in enumerate(photos, 1)]
         embeddings = self._embedder.embed([face.crop for _, face in found])
         return [
@@ -183,31 +166,32 @@ class Enroller:
         _, face = self._single_face(photo, 1)
         return FacePreview(
             face_jpeg=encode_jpeg(face.crop, quality=FACE_JPEG_QUALITY),
-            box=BoundingBox.of(face.box),
+            box=FaceBox(*face.box),
         )
 
     def _single_face(self, photo: bytes, number: int) -> tuple[np.ndarray, FoundFace]:
         where = f"photo {number}"
         if len(photo) > self._max_photo_bytes:
             raise EnrolmentError(
-                "image_too_large",
+                EnrolmentErrorCode.IMAGE_TOO_LARGE,
                 f"{where} is {len(photo) / 1_048_576:.1f} MB; the limit is "
                 f"{self._max_photo_bytes / 1_048_576:.0f} MB",
             )
         try:
             rgb = decode_image(photo)
         except ImageError as exc:
-            raise EnrolmentError("not_an_image", f"{where}: {exc}") from exc
+            raise EnrolmentError(EnrolmentErrorCode.NOT_AN_IMAGE, f"{where}: {exc}") from exc
         faces = self._finder.find(rgb, thorough=True)
         if not faces:
             raise EnrolmentError(
-                "no_face", f"{where}: no face found; use a well-lit, front-facing photo"
+                EnrolmentErrorCode.NO_FACE,
+                f"{where}: no face found; use a well-lit, front-facing photo",
             )
         main_side = faces[0].box[2]
         people = [face for face in faces if face.box[2] >= BYSTANDER_RATIO * main_side]
         if len(people) > 1:
             raise EnrolmentError(
-                "several_faces",
+                EnrolmentErrorCode.SEVERAL_FACES,
                 f"{where}: {len(people)} faces found; use a photo of this person alone",
             )
         self._judgeable(faces[0], where)
@@ -236,7 +220,7 @@ class Enroller:
                     request_id=request.request_id,
                     ok=True,
                     face_jpeg=preview.face_jpeg,
-                    face_box=preview.box,
+                    face_box=BoundingBox(**preview.box.as_dict()),
                 )
             terms = {
                 "allow_duplicate_face": request.allow_duplicate_face,

@@ -9,11 +9,16 @@ from datetime import datetime, timedelta
 from services.common.bus.base import Communicator, PermanentError
 from services.common.bus.topology import ATTENDANCE_EVENTS, SIGHTINGS
 from services.common.contracts import AttendanceEvent, SightingMessage, utc_now
+from services.common.domain.attendance import (
+    Observation,
+    attendance_day,
+    event_for,
+    implausible_time,
+)
 from services.common.metrics import RECORDS_WRITTEN, SIGHTINGS_STORED
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog, snapshot_picture_id
-from services.recorder.rules import Observation, attendance_day, event_for, implausible_time
 from services.recorder.settings import RecorderSettings
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,14 @@ from typing import TypeVar
 from werkzeug.datastructures import FileStorage
 
 from services.common.bus.base import BusUnavailable, RequestTimeout
+from services.common.domain.enrolment import (
+    FACE_REFUSALS,
+    EmployeeError,
+    FacePreview,
+    normalize_name,
+)
 from services.common.images import ImageError, decode_image
-from services.common.storage.employees import Employee, EmployeeError, normalize_name
-from services.recognizer.enrolment import FacePreview
+from services.common.storage.employees import Employee
 from services.web.audit import audit
 from services.web.context import EnrolmentService, WebContext
 from services.web.erase import ErasureReport, erase_employee
@@ -20,11 +25,6 @@ from services.web.errors import ApiError
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# A picture refused for what it shows (not for who): another picture of the same face may do.
-FACE_REFUSALS = frozenset(
-    {"no_face", "several_faces", "not_an_image", "face_too_small", "face_blurred", "face_turned"}
-)
-
 MAX_PHOTOS = 20
 
 

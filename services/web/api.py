@@ -6,10 +6,10 @@ import base64
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.common.domain.enrolment import FacePreview
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.common.workday import Correction
-from services.recognizer.enrolment import FacePreview
 from services.web import (
     actions,
     corrections,
@@ -80,7 +80,7 @@ def preview_json(preview: FacePreview) -> dict:
     encoded = base64.b64encode(preview.face_jpeg).decode("ascii")
     return {
         "face_data_url": f"data:image/jpeg;base64,{encoded}",
-        "face_box": preview.box.model_dump(),
+        "face_box": preview.box.as_dict(),
     }
 
 

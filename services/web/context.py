@@ -14,13 +14,13 @@ from pymongo.database import Database
 from services.common.bus.base import Communicator
 from services.common.cache import KeyValueCache
 from services.common.contracts import utc_now
+from services.common.domain.attendance import attendance_day
+from services.common.domain.enrolment import FacePreview
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.audit import AuditLog
 from services.common.storage.employees import Employee, EmployeeRepository
 from services.common.storage.pictures import PictureStore
 from services.common.storage.sightings import SightingLog
-from services.recognizer.enrolment import FacePreview
-from services.recorder.rules import attendance_day
 from services.web.live import LiveFeed
 from services.web.settings import WebSettings
 from services.web.users import UserStore

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from services.common.bus.base import Communicator
 from services.common.bus.topology import ENROLMENTS
 from services.common.contracts import EnrolmentRequest, EnrolmentResult, new_id, utc_now
+from services.common.domain.enrolment import EnrolmentError, FaceBox, FacePreview
 from services.common.storage.employees import Employee, EmployeeRepository
-from services.recognizer.enrolment import EnrolmentError, FacePreview
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class BusEnrolmentClient:
         )
         if result.face_jpeg is None or result.face_box is None:
             raise EnrolmentError("preview_failed", "the recognizer answered without a face")
-        return FacePreview(result.face_jpeg, result.face_box)
+        return FacePreview(result.face_jpeg, FaceBox(**result.face_box.model_dump()))
 
     def _expiry(self) -> datetime:
         grace = min(MAX_STORE_GRACE_S, self._timeout * STORE_GRACE_FRACTION)

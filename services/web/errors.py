@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from services.common.errors import RefusedRequest
+from services.common.domain.errors import RefusedRequest
 from services.common.outages import is_outage
 
 logger = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from services.common.domain.attendance import Observation
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.common.workday import day_bounds, day_of
-from services.recorder.rules import Observation
 from services.web import actions
 from services.web.audit import audit
 from services.web.context import WebContext

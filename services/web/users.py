@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from services.common.contracts import utc_now
-from services.common.errors import RefusedRequest
+from services.common.domain.errors import RefusedRequest
 from services.common.settings import SettingsError
 from services.web.errors import ApiError
 from services.web.passwords import WeakPassword, check_password

@@ -30,9 +30,8 @@ from schemathesis.generation.hypothesis.builder import (
 from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from services.common.contracts import BoundingBox
+from services.common.domain.enrolment import EnrolmentError, FaceBox, FacePreview
 from services.common.images import ImageError, decode_image
-from services.recognizer.enrolment import EnrolmentError, FacePreview
 from tests.helpers.messages import TINY_JPEG
 from tests.integration.web import conftest as web
 
@@ -76,7 +75,7 @@ class FuzzedEnroller(web.FakeEnroller):
             decode_image(photo)
         except ImageError as exc:
             raise EnrolmentError("not_an_image", f"photo 1: {exc}") from exc
-        return FacePreview(face_jpeg=TINY_JPEG, box=BoundingBox(x=0, y=0, width=1, height=1))
+        return FacePreview(face_jpeg=TINY_JPEG, box=FaceBox(x=0, y=0, width=1, height=1))
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from services.cli import main
+from services.common.domain.enrolment import EnrolmentError
 from services.common.storage.employees import Employee
-from services.recognizer.enrolment import EnrolmentError
 
 pytestmark = pytest.mark.unit
 

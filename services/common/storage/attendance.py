@@ -19,8 +19,13 @@ from datetime import date, datetime, timedelta
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.domain.attendance import (
+    AttendanceRecord,
+    Observation,
+    apply_sighting,
+    record_id_for,
+)
 from services.common.workday import Correction, ManualTime
-from services.recorder.rules import AttendanceRecord, Observation, apply_sighting, record_id_for
 
 logger = logging.getLogger(__name__)
 

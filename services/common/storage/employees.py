@@ -7,7 +7,6 @@ model the recognizer runs, so vectors of two models are never compared.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +17,14 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import utc_now
-from services.common.errors import RefusedRequest
+from services.common.domain.enrolment import (
+    EMBEDDING_SIZE,
+    EmployeeError,
+    EnrolmentErrorCode,
+    name_key,
+    normalize_name,
+)
 from services.common.storage.pictures import PictureStore
-
-MAX_NAME_LENGTH = 120
-EMBEDDING_SIZE = 512
-
-
-class EmployeeError(RefusedRequest):
-    """A request about employees that cannot be honoured; ``code`` is stable for API clients."""
 
 
 @dataclass(frozen=True)
@@ -46,23 +44,6 @@ class NewFace:
     embedding: np.ndarray
 
 
-def normalize_name(raw: str) -> str:
-    """Trim and collapse whitespace; refuse empty, overlong or control-character names."""
-    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if not name:
-        raise EmployeeError("name_required", "a name is required")
-    if len(name) > MAX_NAME_LENGTH:
-        raise EmployeeError("name_too_long", f"a name has at most {MAX_NAME_LENGTH} characters")
-    if any(unicodedata.category(char).startswith("C") for char in name):
-        raise EmployeeError("name_invalid", "a name cannot contain control characters")
-    return name
-
-
-def name_key(name: str) -> str:
-    """The case-insensitive identity of a name ("Ana  Lopez" and "ana lopez" are the same)."""
-    return normalize_name(name).casefold()
-
-
 def new_employee_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -71,7 +52,7 @@ def _checked_id(employee_id: object) -> str:
     # The last line of defence: a dict here would be read by MongoDB as an operator
     # ({"$gt": ""} matches everyone), so only a plain string ever becomes part of a query.
     if not isinstance(employee_id, str):
-        raise EmployeeError("not_found", "an employee id is a string")
+        raise EmployeeError(EnrolmentErrorCode.NOT_FOUND, "an employee id is a string")
     return employee_id
 
 
@@ -86,7 +67,9 @@ class EmployeeRepository:
         """Register an employee with at least one face; nothing is left behind on failure."""
         name = normalize_name(name)
         if not faces:
-            raise EmployeeError("photo_required", "at least one photo with a face is required")
+            raise EmployeeError(
+                EnrolmentErrorCode.PHOTO_REQUIRED, "at least one photo with a face is required"
+            )
         if self.find_by_name(name) is not None:
             raise _duplicate(name)
         employee_id = new_employee_id()
@@ -111,7 +94,7 @@ class EmployeeRepository:
         employee_id = _checked_id(employee_id)
         employee = self.get(employee_id)
         if employee is None:
-            raise EmployeeError("not_found", f"no employee with id {employee_id}")
+            raise EmployeeError(EnrolmentErrorCode.NOT_FOUND, f"no employee with id {employee_id}")
         photo_ids = self._store_faces(employee_id, faces, model_id)
         self._employees.update_one(
             {"_id": employee_id}, {"$push": {"photo_ids": {"$each": photo_ids}}}
@@ -237,7 +220,9 @@ class EmployeeRepository:
 
 
 def _duplicate(name: str) -> EmployeeError:
-    return EmployeeError("duplicate_name", f"an employee named {name!r} is already registered")
+    return EmployeeError(
+        EnrolmentErrorCode.DUPLICATE_NAME, f"an employee named {name!r} is already registered"
+    )
 
 
 def _to_employee(document: dict) -> Employee:

@@ -3,9 +3,9 @@
 import pytest
 
 from services.common.contracts import EnrolmentRequest
+from services.common.domain.enrolment import EnrolmentError
 from services.common.images import decode_image
 from services.common.storage.employees import EmployeeRepository
-from services.recognizer.enrolment import EnrolmentError
 from tests.fixtures.models import NOT_ONE_FACE_PHOTOS, ONE_FACE_PHOTO, make_enroller
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]

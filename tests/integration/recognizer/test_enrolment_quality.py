@@ -17,11 +17,12 @@ from PIL import Image
 
 from services.common.cache import InMemoryCache
 from services.common.contracts import EnrolmentRequest
+from services.common.domain.enrolment import EnrolmentError
 from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
 from services.detector.face_finder import FoundFace
 from services.detector.face_quality import QualityGate
-from services.recognizer.enrolment import Enroller, EnrolmentError
+from services.recognizer.enrolment import Enroller
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from tests.unit.detector.test_face_quality import FRONTAL, textured_crop
 

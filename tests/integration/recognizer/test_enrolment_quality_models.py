@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from services.common.cache import InMemoryCache
+from services.common.domain.enrolment import EnrolmentError
 from services.common.gallery import Gallery
 from services.common.images import decode_image, encode_jpeg
 from services.common.storage.employees import EmployeeRepository
-from services.recognizer.enrolment import Enroller, EnrolmentError
+from services.recognizer.enrolment import Enroller
 from services.recognizer.main import build_policy
 from services.recognizer.settings import RecognizerSettings
 from tests.fixtures.models import ONE_FACE_PHOTO

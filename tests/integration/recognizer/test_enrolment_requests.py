@@ -23,10 +23,11 @@ from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.topology import ENROLMENTS
 from services.common.cache import InMemoryCache
 from services.common.contracts import EnrolmentRequest, utc_now
+from services.common.domain.enrolment import EnrolmentError
 from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
 from services.detector.face_finder import FoundFace
-from services.recognizer.enrolment import Enroller, EnrolmentError
+from services.recognizer.enrolment import Enroller
 from services.recognizer.service import Recognizer
 from services.web.enrolment_client import BusEnrolmentClient
 from tests.fixtures.bus import running

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from services.common.storage.employees import EmployeeError, EmployeeRepository, NewFace
+from services.common.domain.enrolment import EmployeeError
+from services.common.storage.employees import EmployeeRepository, NewFace
 from tests.helpers.messages import TINY_JPEG, unit_vector
 
 pytestmark = pytest.mark.integration

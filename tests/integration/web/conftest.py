@@ -14,7 +14,8 @@ from PIL import Image
 
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.cache import InMemoryCache
-from services.common.contracts import BoundingBox
+from services.common.domain.attendance import Observation, attendance_day
+from services.common.domain.enrolment import EnrolmentError, FaceBox, FacePreview
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image
 from services.common.storage.attendance import AttendanceRepository
@@ -25,8 +26,6 @@ from services.common.storage.employees import (
     normalize_name,
 )
 from services.common.storage.sightings import SightingLog
-from services.recognizer.enrolment import EnrolmentError, FacePreview
-from services.recorder.rules import Observation, attendance_day
 from services.web import clock as web_clock
 from services.web.app import create_app
 from services.web.settings import WebSettings
@@ -132,7 +131,7 @@ class PreviewingEnroller(FakeEnroller):
 
     def preview(self, photo: bytes) -> FacePreview:
         face = self._faces([photo])[0]
-        return FacePreview(face.face_jpeg, BoundingBox(x=0, y=0, width=8, height=8))
+        return FacePreview(face.face_jpeg, FaceBox(x=0, y=0, width=8, height=8))
 
 
 @pytest.fixture

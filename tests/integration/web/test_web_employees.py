@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from services.common.domain.attendance import Observation
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.sightings import SightingLog
-from services.recorder.rules import Observation
 from services.web.erase import erase_employee
 from tests.helpers.messages import MORNING, sighting
 from tests.integration.web.conftest import (

@@ -10,9 +10,9 @@ import pytest
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import ENROLMENTS
 from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentResult
+from services.common.domain.enrolment import EnrolmentError, FaceBox, FacePreview
 from services.common.settings import SettingsError
 from services.common.storage.employees import Employee
-from services.recognizer.enrolment import EnrolmentError, FacePreview
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.openapi import openapi_path
 from services.web.settings import WebSettings
@@ -102,7 +102,7 @@ def test_the_bus_client_asks_for_a_preview_and_returns_the_face():
     recognizer = _recognizer(broker, answer)
     try:
         client = BusEnrolmentClient(InMemoryCommunicator(broker), FakeEmployees(), timeout=5)
-        assert client.preview(b"jpeg") == FacePreview(b"face", BOX)
+        assert client.preview(b"jpeg") == FacePreview(b"face", FaceBox(10, 20, 30, 40))
     finally:
         recognizer.stop()
     [request] = asked

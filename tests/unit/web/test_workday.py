@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.domain.attendance import Observation, apply_sighting
 from services.common.workday import (
     Correction,
     ManualTime,
@@ -27,7 +28,6 @@ from services.common.workday import (
     presence,
     totals,
 )
-from services.recorder.rules import Observation, apply_sighting
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.recorder.rules import (
+from services.common.domain.attendance import (
     Observation,
     apply_sighting,
     attendance_day,
