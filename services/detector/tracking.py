@@ -5,8 +5,9 @@ camera shows no face of it for ``max_gap_s`` (judged by the frames' capture time
 running behind does not split a walk-by the camera saw whole), or once it is ``max_age_s`` old:
 a person who stays in view is then followed by a new track, and so decided on again.
 
-Tracks are local to one detector process, which is why frames are routed to detectors by
-camera (one detector owns a camera's frames at a time).
+Tracks are local to one detector process: with several detectors sharing a camera's frames,
+each sees some of them and a walk-by splits into several tracks (more faces embedded, more
+decisions), until frames are routed to detectors by camera (issue 12, item 2).
 """
 
 from __future__ import annotations
