@@ -10,12 +10,13 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from services.common.redact import redact_url
 
@@ -60,6 +61,20 @@ class CommonSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the values from_env gathers: it reads the mapping it is given (the environment by
+        # default) and the secret files itself, so a test's from_env({}) sees none of the
+        # machine's variables.
+        return (init_settings,)
+
+    @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
@@ -97,6 +112,25 @@ class CommonSettings(BaseSettings):
             lines = [_describe(error, names) for error in exc.errors(include_url=False)]
             # pydantic quotes the offending values, and a URL among them may carry a password.
             raise SettingsError(redact_url("; ".join(dict.fromkeys(lines)))) from None
+
+
+class SiteDaySettings(CommonSettings):
+    """The site's day, as the recorder applies the rules and the web reads them back: both must
+    agree on where one day ends and on the gap a departure needs, or a record moves days."""
+
+    site_timezone: str = "UTC"
+    day_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
+    departure_min_gap: Annotated[float, Field(ge=0, description="seconds")] = 60.0
+
+    _known_zone = field_validator("site_timezone")(known_time_zone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site_timezone)
+
+    @property
+    def departure_gap(self) -> timedelta:
+        return timedelta(seconds=self.departure_min_gap)
 
 
 def variable_name(field: str) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.settings import CommonSettings, known_time_zone
+from services.common.settings import SiteDaySettings
 from services.common.workday import Schedule, Site, parse_weekdays
 
 # Values people paste from tutorials; a session key anyone can guess lets anyone forge a login.
@@ -32,7 +31,7 @@ KNOWN_WEAK_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 16
 
 
-class WebSettings(CommonSettings):
+class WebSettings(SiteDaySettings):
     web_host: str = "0.0.0.0"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     # No default on purpose: the service refuses to start without a real key.
@@ -57,8 +56,6 @@ class WebSettings(CommonSettings):
     # its X-Forwarded-For/-Proto/-Host/-Port headers believed; otherwise they are removed, so a
     # client cannot pose as another address (the login throttle and the audit log use it).
     web_trusted_proxy: str | None = None
-    site_timezone: str = "UTC"
-    day_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
     enrolment_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     # Someone is "In" while seen within this many seconds, "Out" afterwards.
     presence_timeout: Annotated[float, Field(gt=0, le=24 * 3600, description="seconds")] = 600.0
@@ -69,8 +66,6 @@ class WebSettings(CommonSettings):
     work_start: time = time(9, 0)
     work_end: time = time(17, 0)
     late_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 5
-    # The recorder's rule, applied when an admin turns unknown sightings into attendance.
-    departure_min_gap: Annotated[float, Field(ge=0, description="seconds")] = 60.0
     # Unknown sightings on one camera this close together without a track id are one visitor.
     unknown_group_gap: Annotated[float, Field(gt=0, le=3600, description="seconds")] = 60.0
     # The recognizers' model id, so deletions refresh its gallery even when no embedding is left.
@@ -90,8 +85,6 @@ class WebSettings(CommonSettings):
         if len(stripped) < MIN_SECRET_LENGTH:
             raise ValueError(f"WEB_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
         return stripped
-
-    _known_zone = field_validator("site_timezone")(known_time_zone)
 
     @field_validator("work_days")
     @classmethod
@@ -121,10 +114,6 @@ class WebSettings(CommonSettings):
                 f"({self.web_threads}), or live views leave no thread for the pages"
             )
         return self
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.site_timezone)
 
     @property
     def site(self) -> Site:

@@ -234,7 +234,7 @@ def _record_attendance(ctx: WebContext, group: FaceGroup, employee: Employee) ->
         [s.sighting_id for s in group.sightings], employee.employee_id, employee.name
     )
     site = ctx.settings.site
-    gap = timedelta(seconds=ctx.settings.departure_min_gap)
+    gap = ctx.settings.departure_gap
     days: set[date] = set()
     for s in group.sightings:
         day = day_of(s.seen_at, site)

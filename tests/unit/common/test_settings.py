@@ -3,6 +3,7 @@ import pytest
 from services.common.settings import SettingsError
 from services.recognizer.settings import RecognizerSettings
 from services.recorder.settings import RecorderSettings
+from services.web.settings import WebSettings
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +31,21 @@ def test_an_out_of_range_threshold_is_refused():
 
 def test_unrelated_environment_variables_are_ignored():
     assert RecorderSettings.from_env({"HOME": "/root", "PATH": "/bin"}).mongo_db == "attendance"
+
+
+def test_settings_from_a_given_mapping_ignore_the_machine_s_environment(monkeypatch):
+    monkeypatch.setenv("SITE_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("DEPARTURE_MIN_GAP", "5")
+    assert RecorderSettings.from_env({}).site_timezone == "UTC"
+    assert RecorderSettings.from_env().site_timezone == "Europe/Paris"
+
+
+def test_the_recorder_and_the_web_read_the_site_s_day_alike():
+    environment = {"SITE_TIMEZONE": "Asia/Tokyo", "DAY_START_HOUR": "4", "DEPARTURE_MIN_GAP": "90"}
+    recorder = RecorderSettings.from_env(environment)
+    web = WebSettings.from_env({**environment, "WEB_SECRET_KEY": "k" * 32})
+    assert (recorder.zone, recorder.day_start_hour, recorder.departure_gap) == (
+        web.zone,
+        web.day_start_hour,
+        web.departure_gap,
+    )
