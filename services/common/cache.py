@@ -9,6 +9,8 @@ from typing import Protocol
 
 import redis
 
+from services.common.outages import OutageBackoff
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,7 +47,9 @@ class RedisCache:
         return f"{self._prefix}:{key}"
 
     def get(self, key: str) -> bytes | None:
-        return self._redis.get(self._key(key))
+        value = self._redis.get(self._key(key))
+        # The client is made without decode_responses: values come back as bytes.
+        return value if value is None or isinstance(value, bytes) else str(value).encode()
 
     def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         self._redis.set(self._key(key), value, px=int(ttl_s * 1000) if ttl_s else None)
@@ -82,15 +86,15 @@ class RedisCache:
             return False
 
     def wait_until_ready(self, attempts: int = 10, max_delay: float = 5.0) -> None:
-        delay = 0.25
+        backoff = OutageBackoff(first_s=0.25, max_s=max_delay)
         for attempt in range(1, attempts + 1):
             if self.ping():
                 return
             if attempt == attempts:
                 raise ConnectionError(f"cannot reach Redis after {attempts} attempts")
+            delay = backoff.failed()
             logger.warning("Redis not reachable; retrying in %.1fs", delay)
             time.sleep(delay)
-            delay = min(max_delay, delay * 2)
 
 
 class InMemoryCache:

@@ -49,7 +49,7 @@ class OutageBackoff:
     def failed(self) -> float:
         """Record one more failed try; return how long to wait before the next."""
         self._failures += 1
-        return min(self.max_s, self.first_s * 2 ** (self._failures - 1))
+        return float(min(self.max_s, self.first_s * 2 ** (self._failures - 1)))
 
     def succeeded(self) -> None:
         self._failures = 0

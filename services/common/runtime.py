@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.common.redact import redact_url
 
@@ -67,7 +67,10 @@ def connect_bus(settings: CommonSettings) -> Communicator:
 
 
 def serve_worker_health(
-    settings: CommonSettings, bus: Communicator, channel: Channel, *extra_checks: Callable[[], bool]
+    settings: CommonSettings,
+    bus: Communicator,
+    channel: Channel[Any],
+    *extra_checks: Callable[[], bool],
 ) -> None:
     """Health and metrics of a worker consuming ``channel``: ready while the broker (and any
     extra dependency) answers; each scrape refreshes the depth of its queue."""

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -81,7 +81,7 @@ class CommonSettings(BaseSettings):
         *,
         given_as: Mapping[str, str] | None = None,
         **overrides: object,
-    ):
+    ) -> Self:
         """Build and validate settings, refusing unknown ``ATTENDANCE_*`` variables.
 
         ``overrides`` come from the command line; ``given_as`` names each one as the user typed
@@ -97,7 +97,7 @@ class CommonSettings(BaseSettings):
         )
         if unknown:
             raise SettingsError("; ".join(_unknown_variable(key, known) for key in unknown))
-        values = {
+        values: dict[str, object] = {
             name: environ[key]
             for name in cls.model_fields
             for key in environ

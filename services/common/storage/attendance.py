@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.domain.attendance import (
@@ -25,6 +24,7 @@ from services.common.domain.attendance import (
     apply_sighting,
     record_id_for,
 )
+from services.common.storage.mongo import Document, MongoDatabase
 from services.common.workday import Correction, ManualTime
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class StoredCorrection:
 
 
 class AttendanceRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: MongoDatabase) -> None:
         self._records = db.attendance
         self._corrections = db.attendance_corrections
         self._schedules = db[SCHEDULE_OVERRIDES]
@@ -122,7 +122,7 @@ class AttendanceRepository:
         self, first: date, last: date, employee_id: str | None = None
     ) -> list[StoredRecord]:
         """Records of ``first``..``last``, of one employee or of everyone."""
-        query: dict = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        query: Document = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
         if employee_id is not None:
             query["employee_id"] = employee_id
         cursor = self._records.find(query).sort([("day", 1), ("employee_name", 1)])
@@ -142,7 +142,7 @@ class AttendanceRepository:
     def corrections_between(
         self, first: date, last: date, employee_id: str | None = None
     ) -> list[StoredCorrection]:
-        query: dict = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        query: Document = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
         if employee_id is not None:
             query["employee_id"] = employee_id
         return [
@@ -187,7 +187,7 @@ class AttendanceRepository:
         return ids
 
 
-def _observation_document(observation: Observation) -> dict:
+def _observation_document(observation: Observation) -> Document:
     return {
         "seen_at": observation.seen_at,
         "sighting_id": observation.sighting_id,
@@ -196,7 +196,7 @@ def _observation_document(observation: Observation) -> dict:
     }
 
 
-def _to_document(record: AttendanceRecord, employee_name: str) -> dict:
+def _to_document(record: AttendanceRecord, employee_name: str) -> Document:
     return {
         "_id": record.record_id,
         "employee_id": record.employee_id,
@@ -208,7 +208,7 @@ def _to_document(record: AttendanceRecord, employee_name: str) -> dict:
     }
 
 
-def _to_observation(document: dict) -> Observation:
+def _to_observation(document: Document) -> Observation:
     return Observation(
         seen_at=document["seen_at"],
         sighting_id=document["sighting_id"],
@@ -217,7 +217,7 @@ def _to_observation(document: dict) -> Observation:
     )
 
 
-def _to_record(document: dict) -> AttendanceRecord:
+def _to_record(document: Document) -> AttendanceRecord:
     departure = document.get("departure")
     return AttendanceRecord(
         record_id=document["_id"],
@@ -229,16 +229,16 @@ def _to_record(document: dict) -> AttendanceRecord:
     )
 
 
-def _manual_document(value: ManualTime | None) -> dict | None:
+def _manual_document(value: ManualTime | None) -> Document | None:
     # None: as recorded; {"at": None}: there was none; {"at": moment}: set by hand.
     return None if value is None else {"at": value.at}
 
 
-def _to_manual(document: dict | None) -> ManualTime | None:
+def _to_manual(document: Document | None) -> ManualTime | None:
     return None if document is None else ManualTime(document.get("at"))
 
 
-def _to_correction(document: dict) -> Correction:
+def _to_correction(document: Document) -> Correction:
     made_at: datetime | None = document.get("made_at")
     return Correction(
         arrival=_to_manual(document.get("arrival")),
@@ -250,5 +250,5 @@ def _to_correction(document: dict) -> Correction:
     )
 
 
-def _to_stored(document: dict) -> StoredRecord:
+def _to_stored(document: Document) -> StoredRecord:
     return StoredRecord(_to_record(document), document.get("employee_name", ""))

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING
-from pymongo.database import Database
 
 from services.common.contracts import utc_now
+from services.common.storage.mongo import Document, MongoDatabase
 
 # Every action an admin can take, named once so the log can be filtered by a known value.
 AUDIT_ACTIONS = (
@@ -56,7 +56,7 @@ class AuditEntry:
 class AuditLog:
     """Append-only; read newest first."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: MongoDatabase) -> None:
         self._entries = db.audit_log
 
     def ensure_indexes(self) -> None:
@@ -110,7 +110,7 @@ class AuditLog:
         return [_to_entry(d) for d in cursor.skip(skip).limit(limit)]
 
 
-def _to_entry(document: dict) -> AuditEntry:
+def _to_entry(document: Document) -> AuditEntry:
     return AuditEntry(
         entry_id=document["_id"],
         at=document["at"],

@@ -13,7 +13,6 @@ from datetime import datetime
 
 import numpy as np
 from bson import Binary
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import utc_now
@@ -24,6 +23,7 @@ from services.common.domain.enrolment import (
     name_key,
     normalize_name,
 )
+from services.common.storage.mongo import Document, MongoDatabase
 from services.common.storage.pictures import PictureStore
 
 
@@ -57,7 +57,7 @@ def _checked_id(employee_id: object) -> str:
 
 
 class EmployeeRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: MongoDatabase) -> None:
         self._db = db
         self._employees = db.employees
         self._embeddings = db.embeddings
@@ -225,7 +225,7 @@ def _duplicate(name: str) -> EmployeeError:
     )
 
 
-def _to_employee(document: dict) -> Employee:
+def _to_employee(document: Document) -> Employee:
     return Employee(
         employee_id=document["_id"],
         name=document["name"],

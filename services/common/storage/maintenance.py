@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import utc_now
+from services.common.storage.mongo import Document, MongoDatabase
 
 DEFAULT_STALE_AFTER = timedelta(minutes=5)
 
@@ -32,7 +32,7 @@ class MaintenanceLock:
 
 
 class MaintenanceLocks:
-    def __init__(self, db: Database, stale_after: timedelta = DEFAULT_STALE_AFTER) -> None:
+    def __init__(self, db: MongoDatabase, stale_after: timedelta = DEFAULT_STALE_AFTER) -> None:
         self._locks = db.maintenance_locks
         self._stale_after = stale_after
 
@@ -79,7 +79,7 @@ class MaintenanceLocks:
         return _to_lock(document) if document else None
 
 
-def _to_lock(document: dict) -> MaintenanceLock:
+def _to_lock(document: Document) -> MaintenanceLock:
     return MaintenanceLock(
         job=document["_id"],
         holder=document["holder"],

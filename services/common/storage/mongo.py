@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from services.common.outages import OutageBackoff
 from services.common.redact import redact_url
 
 logger = logging.getLogger(__name__)
+
+
+# A stored document, and the database handle every repository takes.
+Document = dict[str, Any]
+MongoDatabase = Database[Document]
 
 
 class DatabaseUnavailable(Exception):
     """MongoDB could not be reached after the start-up retries."""
 
 
-def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5.0) -> Database:
+def connect(
+    url: str, database: str, *, attempts: int = 10, max_delay: float = 5.0
+) -> MongoDatabase:
     """Open a client with retries (compose may start us before MongoDB is ready)."""
-    delay = 0.25
+    backoff = OutageBackoff(first_s=0.25, max_s=max_delay)
     for attempt in range(1, attempts + 1):
-        client: MongoClient = MongoClient(
+        client: MongoClient[Document] = MongoClient(
             url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000
         )
         try:
@@ -33,9 +42,9 @@ def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5
                 raise DatabaseUnavailable(
                     redact_url(f"cannot reach MongoDB at {url} after {attempts} attempts: {exc}")
                 ) from exc
+            delay = backoff.failed()
             logger.warning("MongoDB not reachable (%s); retrying in %.1fs", exc, delay)
             time.sleep(delay)
-            delay = min(max_delay, delay * 2)
             continue
         db = client[database]
         ensure_indexes(db)
@@ -43,7 +52,7 @@ def connect(url: str, database: str, *, attempts: int = 10, max_delay: float = 5
     raise AssertionError("unreachable")
 
 
-def is_reachable(db: Database) -> bool:
+def is_reachable(db: MongoDatabase) -> bool:
     try:
         db.client.admin.command("ping")
     except PyMongoError:
@@ -51,7 +60,7 @@ def is_reachable(db: Database) -> bool:
     return True
 
 
-def ensure_indexes(db: Database) -> None:
+def ensure_indexes(db: MongoDatabase) -> None:
     db.employees.create_index([("name_key", ASCENDING)], unique=True)
     db.embeddings.create_index([("employee_id", ASCENDING)])
     db.embeddings.create_index([("model_id", ASCENDING)])

@@ -6,12 +6,13 @@ import contextlib
 from collections.abc import Iterable
 
 from bson import Binary
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
+
+from services.common.storage.mongo import MongoDatabase
 
 
 class PictureStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: MongoDatabase) -> None:
         self._pictures = db.pictures
 
     def put(self, picture_id: str, jpeg: bytes, *, owner_id: str, kind: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import SightingMessage
+from services.common.storage.mongo import Document, MongoDatabase
 from services.common.storage.pictures import PictureStore
 
 UNKNOWN_OWNER = "unknown"
@@ -38,7 +38,7 @@ def face_picture_id(sighting_id: str) -> str:
 
 
 class SightingLog:
-    def __init__(self, db: Database, pictures: PictureStore) -> None:
+    def __init__(self, db: MongoDatabase, pictures: PictureStore) -> None:
         self._sightings = db.sightings
         self._pictures = pictures
 
@@ -104,7 +104,7 @@ class SightingLog:
         self, first: datetime | None, last: datetime | None
     ) -> list[LoggedSighting]:
         """Every unknown face seen in [first, last) (either bound may be open), oldest first."""
-        query: dict = {"known": False}
+        query: Document = {"known": False}
         bounds = {}
         if first is not None:
             bounds["$gte"] = first
@@ -163,7 +163,7 @@ class SightingLog:
         return len(old)
 
 
-def _to_logged(document: dict) -> LoggedSighting:
+def _to_logged(document: Document) -> LoggedSighting:
     return LoggedSighting(
         sighting_id=document["_id"],
         camera_id=document["camera_id"],
@@ -178,5 +178,5 @@ def _to_logged(document: dict) -> LoggedSighting:
     )
 
 
-def _area(box: dict | None) -> int:
+def _area(box: Document | None) -> int:
     return int(box["width"]) * int(box["height"]) if box else 0

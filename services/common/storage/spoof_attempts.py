@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING, DESCENDING
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.contracts import Identifier, UtcDatetime
+from services.common.storage.mongo import Document, MongoDatabase
 from services.common.storage.pictures import PictureStore
 
 # Owner of the pictures: not the resembled employee, whose erasure goes through
@@ -82,7 +82,7 @@ class SpoofAttempt:
 
 
 class SpoofAttemptLog:
-    def __init__(self, db: Database, pictures: PictureStore) -> None:
+    def __init__(self, db: MongoDatabase, pictures: PictureStore) -> None:
         self._attempts = db.spoof_attempts
         self._pictures = pictures
 
@@ -167,7 +167,7 @@ class SpoofAttemptLog:
         return len(ids)
 
 
-def _to_attempt(document: dict) -> SpoofAttempt:
+def _to_attempt(document: Document) -> SpoofAttempt:
     return SpoofAttempt(
         attempt_id=document["_id"],
         camera_id=document["camera_id"],
