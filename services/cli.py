@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from services.common.settings import SettingsError
+from services.common.settings import CommonSettings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,6 @@ def _models(args: argparse.Namespace) -> int:
 def _account_database():
     """The settings and the database of the web's accounts and tokens; None (said on stderr)
     when MongoDB cannot be reached."""
-    from services.common.settings import CommonSettings
     from services.common.storage.mongo import DatabaseUnavailable, connect
 
     settings = CommonSettings.from_env()
@@ -203,9 +202,8 @@ def _users(args: argparse.Namespace) -> int:
         db.client.close()
 
 
-def _settings_classes() -> dict[str, type]:
+def _settings_classes() -> dict[str, type[CommonSettings]]:
     from services.capture.settings import CaptureSettings
-    from services.common.settings import CommonSettings
     from services.detector.settings import DetectorSettings
     from services.recognizer.settings import RecognizerSettings
     from services.recorder.settings import RecorderSettings

@@ -172,11 +172,12 @@ class FaceFinder:
         return candidates
 
     def _refine(self, rgb: np.ndarray, candidate: DetectedFace) -> DetectedFace | None:
-        face: DetectedFace | None = candidate
+        face = candidate
         for _ in range(self.refine_passes):
-            face = self._refine_once(rgb, face)
-            if face is None:
+            refined = self._refine_once(rgb, face)
+            if refined is None:
                 return None
+            face = refined
         return face
 
     def _refine_once(self, rgb: np.ndarray, candidate: DetectedFace) -> DetectedFace | None:

@@ -37,7 +37,8 @@ CHECK_FPIR = 0.01
 
 def impostor_scores(embeddings_of: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
     """Cosine similarities of every two photos of different people, sorted."""
-    vectors, owners = [], []
+    vectors: list[np.ndarray] = []
+    owners: list[int] = []
     for owner, photos in enumerate(embeddings_of.values()):
         vectors.extend(photos)
         owners.extend([owner] * len(photos))

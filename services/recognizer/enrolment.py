@@ -222,15 +222,21 @@ class Enroller:
                     face_jpeg=preview.face_jpeg,
                     face_box=BoundingBox(**preview.box.as_dict()),
                 )
-            terms = {
-                "allow_duplicate_face": request.allow_duplicate_face,
-                "expires_at": request.expires_at,
-            }
             if request.employee_id:
-                employee = self.add_photos(request.employee_id, request.photos, **terms)
+                employee = self.add_photos(
+                    request.employee_id,
+                    request.photos,
+                    allow_duplicate_face=request.allow_duplicate_face,
+                    expires_at=request.expires_at,
+                )
                 added = len(request.photos)
             else:
-                employee = self.enroll(request.name or "", request.photos, **terms)
+                employee = self.enroll(
+                    request.name or "",
+                    request.photos,
+                    allow_duplicate_face=request.allow_duplicate_face,
+                    expires_at=request.expires_at,
+                )
                 added = len(employee.photo_ids)
         except EnrolmentExpired as exc:
             logger.warning("enrolment request %s skipped: %s", request.request_id, exc)

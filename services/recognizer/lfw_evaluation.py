@@ -298,7 +298,12 @@ def open_set_figures(
     }
     by_path = {photo.relative_path: vector for photo, vector in embeddings.items()}
     split = open_set_split(photos_of, {path: v is not None for path, v in by_path.items()})
-    gallery = {person: by_path[path] for person, path in split.gallery.items()}
+    # The split enrols only photos with a face.
+    gallery = {
+        person: vector
+        for person, path in split.gallery.items()
+        if (vector := by_path[path]) is not None
+    }
     probes = [(by_path[path], person) for path, person in split.probes]
     strangers = [by_path[path] for path in split.strangers]
     rule = policy.rule_for(len(gallery))

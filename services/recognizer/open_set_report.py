@@ -56,7 +56,12 @@ def rule_figures(
     judged = judged or {}
     usable = {path: v is not None and judged.get(path, True) for path, v in embeddings.items()}
     split = open_set_split(photos_of, usable)
-    gallery = {person: embeddings[photo] for person, photo in split.gallery.items()}
+    # The split enrols only usable photos, which have a vector.
+    gallery = {
+        person: vector
+        for person, photo in split.gallery.items()
+        if (vector := embeddings[photo]) is not None
+    }
     probes = [
         (embeddings.get(photo), person) for photo, person in split.probes if judged.get(photo, True)
     ]
@@ -129,7 +134,11 @@ def _qualities(
     if cache_path is not None:
         cache_path.write_text(json.dumps(stored))
     wanted = (photo.relative_path for photo in photos)
-    return {path: None if stored[path] is None else FaceQuality(**stored[path]) for path in wanted}
+    return {path: _quality(stored[path]) for path in wanted}
+
+
+def _quality(stored: dict | None) -> FaceQuality | None:
+    return None if stored is None else FaceQuality(**stored)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+# What a sighting meant for its day's record.
+EventKind = Literal["arrival", "departure", "seen"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def apply_sighting(
     return replace(record, arrival=arrival, latest=latest, departure=departure)
 
 
-def event_for(record: AttendanceRecord, sighting_id: str) -> str:
+def event_for(record: AttendanceRecord, sighting_id: str) -> EventKind:
     """What a sighting meant for the record: its arrival, its departure, or just a sighting."""
     if record.arrival.sighting_id == sighting_id:
         return "arrival"
