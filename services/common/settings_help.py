@@ -54,7 +54,16 @@ MEANINGS: dict[str, str] = {
     "FACENET_WEIGHTS": "another local FaceNet state_dict instead of the models folder's",
     "FACENET_PRETRAINED": "facenet-pytorch's own download: casia-webface or vggface2",
     "SIGHTING_COOLDOWN": "seconds between two sightings of one person on one camera",
-    "TRACK_AGREEMENT_FRAMES": "frames of one track that must agree before a sighting counts",
+    "TRACK_AGREEMENT_FRAMES": "embedded faces of one track whose fused embedding must be "
+    "accepted before it counts as someone",
+    "TRACK_GAP_S": "seconds without a face of a track (capture time), or without a frame of its "
+    "camera, that end the track",
+    "TRACK_MAX_AGE_S": "seconds after which a track ends and the same face starts a new one "
+    "(decided again)",
+    "TRACK_MAX_EMBEDDINGS": "faces of one track sent for embedding, at most",
+    "TRACK_FUSION": "how a track's embedded faces make one verdict: mean (quality-weighted) or best",
+    "RECOGNIZER_VIDEO_MIRROR": "embed camera faces with their mirror image too (enrolment "
+    "always does)",
     "ENROLMENT_MAX_PHOTO_BYTES": "largest enrolment photo, in bytes",
     "SITE_TIMEZONE": "IANA time zone in which days are counted and times shown",
     "DAY_START_HOUR": "hour at which a working day starts",
