@@ -107,8 +107,12 @@ for server in rabbitmq redis mongo; do
   image=localhost/attendance-test-$server:latest
   if image_missing "$image"; then
     echo "stand-in: building $image"
-    podman build -q "${build_args[@]}" --build-arg "BASE_IMAGE=$base_image" \
-      -t "$image" -f "$context/$server/Containerfile" "$context" >/dev/null
+    if ! podman build "${build_args[@]}" --build-arg "BASE_IMAGE=$base_image" \
+      -t "$image" -f "$context/$server/Containerfile" "$context" >"$context/$server.log" 2>&1; then
+      grep -v '^WARNING: Location' "$context/$server.log" | tail -n 30 >&2
+      echo "stack test: the $server stand-in did not build" >&2
+      exit 1
+    fi
   fi
   echo "stand-in: $image"
 done
@@ -148,6 +152,7 @@ done
 export DOCKER_HOST="unix://$socket_dir/podman.sock"
 
 echo "== the stack"
-ATTENDANCE_STACK_TEST=1 .venv/bin/python -m pytest -p no:cacheprovider -m containers \
+# -s: the test's figures (one JSON line) reach the terminal.
+ATTENDANCE_STACK_TEST=1 .venv/bin/python -m pytest -p no:cacheprovider -s -m containers \
   tests/e2e/test_container_stack.py "$@"
 echo "stack test: $(($(date +%s) - started)) s in all"

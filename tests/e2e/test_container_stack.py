@@ -302,14 +302,20 @@ def test_the_compose_stack_records_lin_manuel_miranda_scales_and_loses_nothing(s
     # The recorder is away while the clip plays again: the sightings wait in their queue.
     (recorder,) = stack.containers("recorder")
     stack.compose("stop", "recorder")
-    stack.play_clip()
-    after = {c: stack.metric(c, "attendance_faces_embedded_total") for c in recognizers}
+    # A play yields only a few faces messages (the best faces of each track), and the queue
+    # hands them out in turn: up to three plays for both copies to have had work.
+    for _ in range(3):
+        stack.play_clip()
+        after = {c: stack.metric(c, "attendance_faces_embedded_total") for c in recognizers}
+        if all(after[c] > before[c] for c in recognizers):
+            break
     assert all(after[c] > before[c] for c in recognizers), (before, after)
 
     sightings_queue = SIGHTINGS.queue_name(BUS_PREFIX)
-    published = lambda: sum(  # noqa: E731 - read twice below
-        stack.metric(c, "attendance_sightings_published_total") for c in recognizers
-    )
+
+    def published() -> float:
+        return sum(stack.metric(c, "attendance_sightings_published_total") for c in recognizers)
+
     waiting = stack.queues()[sightings_queue]["messages"]
     assert waiting > 0, stack.queues()
     stored_before_restart = stack.stored_sightings()
