@@ -8,11 +8,10 @@ from services.capture.service import Capture
 from services.capture.settings import CaptureSettings
 from services.capture.sources import SourceError
 from services.common.bus.base import Communicator
-from services.common.bus.topology import FRAMES
 from services.common.runtime import (
     configure_logging,
     connect_bus,
-    serve_worker_health,
+    serve_publisher_health,
     stop_on_signals,
 )
 
@@ -38,7 +37,8 @@ def main(settings: CaptureSettings | None = None) -> int:
     bus = connect_bus(settings)
     try:
         capture = build(settings, bus)
-        serve_worker_health(settings, bus, FRAMES)
+        # Frames go to each detector's own queue, which only its detector can look into.
+        serve_publisher_health(settings, bus)
         stop_on_signals(capture.stop)
         capture.run()
     except SourceError as exc:

@@ -72,8 +72,12 @@ def serve_worker_health(
     channel: Channel[Any],
     *extra_checks: Callable[[], bool],
 ) -> None:
-    """Health and metrics of a worker consuming ``channel``: ready while the broker (and any
-    extra dependency) answers; each scrape refreshes the depth of its queue."""
+    """Health and metrics of a worker consuming ``channel``: ready while its queue can be
+    seen (and any extra dependency answers); each scrape refreshes the depth of its queue.
+
+    That queue is the channel's shared work queue, or, on a partitioned channel (frames), the
+    worker's own: then ready only while it consumes (a detector waiting for the broker's
+    consistent-hash plugin is not), and the depth is its own backlog, not the camera's."""
     if not settings.health_port:
         return
     from services.common.health import serve_health
@@ -88,6 +92,21 @@ def serve_worker_health(
             QUEUE_DEPTH.labels(channel.work_queue).set(depth)
 
     serve_health(settings.health_port, ready, before_scrape=refresh_depth)
+
+
+def serve_publisher_health(
+    settings: CommonSettings, bus: Communicator, *extra_checks: Callable[[], bool]
+) -> None:
+    """Health and metrics of a process that only publishes (capture): ready while the broker
+    (and any extra dependency) answers. It has no queue of its own to report."""
+    if not settings.health_port:
+        return
+    from services.common.health import serve_health
+
+    def ready() -> bool:
+        return bus.broker_answers() and all(check() for check in extra_checks)
+
+    serve_health(settings.health_port, ready)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

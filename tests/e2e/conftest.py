@@ -4,6 +4,7 @@ import pika
 import pytest
 
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS
+from tests.fixtures.rabbitmq import consumer_queues
 from tests.helpers.processes import ServiceProcess, wait_until
 from tests.helpers.redis_keys import delete_prefixed_keys
 
@@ -55,15 +56,23 @@ def consumers_on(rabbitmq_url: str, queue: str) -> int:
             connection.close()
 
 
+def consumers_of(rabbitmq_url: str, channel, prefix: str) -> int:
+    """Consumers of a channel: of its shared work queue, or, for a partitioned channel (frames:
+    each detector has a queue of its own), of all its consumers' own queues."""
+    if channel.partitioned:
+        queues = consumer_queues(rabbitmq_url, channel, prefix)
+        return sum(consumers for _, consumers in queues.values())
+    return consumers_on(rabbitmq_url, channel.queue_name(prefix))
+
+
 @pytest.fixture
 def wait_for_consumers(rabbitmq_url, bus_prefix):
-    def wait(*channels, timeout: float = 120.0) -> None:
+    def wait(*channels, timeout: float = 120.0, at_least: int = 1) -> None:
         for channel in channels or (FRAMES, FACES, SIGHTINGS):
-            queue = channel.queue_name(bus_prefix)
             wait_until(
-                lambda q=queue: consumers_on(rabbitmq_url, q) > 0,
+                lambda c=channel: consumers_of(rabbitmq_url, c, bus_prefix) >= at_least,
                 timeout,
-                f"a consumer on {queue}",
+                f"{at_least} consumer(s) of {channel.name}",
                 interval=0.5,
             )
 

@@ -44,6 +44,16 @@ class BusUnavailable(Exception):
     """The broker cannot be reached (after the transport's own retries)."""
 
 
+class RoutingPluginMissing(BusUnavailable):
+    """The broker lacks the exchange type a partitioned channel's consumers need (RabbitMQ's
+    consistent-hash exchange plugin); consuming waits until it is enabled."""
+
+
+class QueueNeedsDraining(BusUnavailable):
+    """A durable queue exists with other arguments than this version declares, and still
+    holds messages: it can be replaced only once it is empty."""
+
+
 class QueueFull(Exception):
     """A bounded durable queue is full and refused the message (nothing was queued): the
     publisher decides what to drop, as the queue cannot tell what matters."""
@@ -272,8 +282,13 @@ class Communicator(ABC):
         """Release connections."""
 
     def queue_depth(self, channel: Channel) -> int | None:
-        """Messages waiting in the channel's work queue, if the transport can tell."""
+        """Messages waiting in the channel's work queue, if the transport can tell; for a
+        partitioned channel, in this communicator's own queue (None while it consumes none)."""
         return None
+
+    def broker_answers(self) -> bool:
+        """Whether the transport can reach its broker now (a process has none: always)."""
+        return True
 
 
 @dataclass

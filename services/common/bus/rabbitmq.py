@@ -34,6 +34,7 @@ from services.common.bus.base import (
     Outcome,
     R,
     RequestTimeout,
+    RoutingPluginMissing,
     Subscription,
     decode,
     handle_batch,
@@ -53,8 +54,10 @@ from services.common.bus.rabbitmq_topology import (
     dead_letter_properties,
     declare_broadcast_queue,
     declare_dead_letters,
+    declare_partitioned_queue,
     declare_work_queue,
     reply_properties,
+    retire_shared_queue,
     retry_properties,
 )
 from services.common.bus.topology import Channel, dead_letter_exchange
@@ -65,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 # A consuming connection that lived this long before dying is not flapping: reconnect at once.
 _HEALTHY_SPELL_S = 60.0
+# How often a consumer reads the depth of its own queue (for readiness and /metrics).
+_DEPTH_EVERY_S = 1.0
 
 
 class RabbitMQCommunicator(Communicator):
@@ -119,6 +124,7 @@ class RabbitMQCommunicator(Communicator):
         self._subscriptions: list[Subscription] = []
         self._consuming: BlockingConnection | None = None
         self._consumers: list[Consumer] = []
+        self._missing_plugin_told = False
         self._publisher = Publisher(self._connector, prefix, publish_attempts)
         self._requests = RequestPool(self._connector)
         # Idle publishing and request connections answer the broker's heartbeats only when
@@ -131,11 +137,27 @@ class RabbitMQCommunicator(Communicator):
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, channel: Channel[M], message: M, *, routing_key: str = "") -> None:
-        self._publisher.publish(channel, message.to_bytes(), routing_key)
+        self._publisher.publish(
+            channel, message.to_bytes(), channel.routing_key(message, routing_key)
+        )
         self._start_keepalive()
 
     def queue_depth(self, channel: Channel) -> int | None:
+        """The shared work queue's depth; for a partitioned channel, that of this
+        communicator's own queue(s), None while it consumes none (as read by the consuming
+        thread, at most a second ago)."""
+        if channel.partitioned:
+            depths = [
+                consumer.depth
+                for consumer in list(self._consumers)
+                if consumer.own_queue and consumer.subscription.channel == channel
+            ]
+            known = [depth for depth in depths if depth is not None]
+            return sum(known) if known else None
         return self._publisher.queue_depth(channel.queue_name(self.prefix))
+
+    def broker_answers(self) -> bool:
+        return self._publisher.answers()
 
     def _start_keepalive(self) -> None:
         with self._keepalive_lock:
@@ -205,7 +227,12 @@ class RabbitMQCommunicator(Communicator):
                 # this subscriber (broadcast ones included); run() then takes the connection
                 # over. While run() runs, only its own thread may touch the connection: it
                 # starts the new subscription on its next turn.
-                self._start_consumers()
+                try:
+                    self._start_consumers()
+                except RoutingPluginMissing as exc:
+                    # Not the subscriber's mistake, and curable on the broker: run() waits for it.
+                    self._tell_missing_plugin(exc)
+                    self._close_consuming()
 
     def run(self) -> None:
         with self._state_lock:
@@ -220,6 +247,11 @@ class RabbitMQCommunicator(Communicator):
                         break
                     self._start_consumers()
                     self._pump()
+                except RoutingPluginMissing as exc:
+                    self._close_consuming()
+                    self._tell_missing_plugin(exc)
+                    # The plugin can be enabled on a running broker: look again now and then.
+                    self._stopping.wait(self._connector.longest_delay)
                 except pika.exceptions.AMQPError as exc:
                     if not is_transient(exc):
                         raise
@@ -245,6 +277,12 @@ class RabbitMQCommunicator(Communicator):
                 self._running = False
             self._stopping.clear()
 
+    def _tell_missing_plugin(self, exc: RoutingPluginMissing) -> None:
+        # Once: the line says what to do, and repeating it every few seconds would bury the rest.
+        if not self._missing_plugin_told:
+            logger.error("cannot consume yet from RabbitMQ at %s: %s", self._connector.where, exc)
+            self._missing_plugin_told = True
+
     def _reconnect(self) -> bool:
         connection = self._connector.connect("consumer", stop=self._stopping)
         if connection is None:
@@ -264,6 +302,9 @@ class RabbitMQCommunicator(Communicator):
         for subscription in list(self._subscriptions):
             if id(subscription) not in started:
                 self._consumers.append(self._start_consumer(self._consuming, subscription))
+                if self._missing_plugin_told and subscription.channel.partitioned:
+                    logger.info("the consistent-hash exchange is there now: consuming")
+                    self._missing_plugin_told = False
 
     def _start_consumer(
         self, connection: BlockingConnection, subscription: Subscription
@@ -280,11 +321,16 @@ class RabbitMQCommunicator(Communicator):
             prefetch = max(self._prefetch, subscription.batch_size)
         pika_channel.basic_qos(prefetch_count=prefetch)
         declare_dead_letters(pika_channel, self.prefix)
+        own_queue = channel.partitioned and not subscription.broadcast
         if subscription.broadcast:
             queue = declare_broadcast_queue(pika_channel, channel, self.prefix)
+        elif own_queue:
+            queue = declare_partitioned_queue(pika_channel, channel, self.prefix)
+            retire_shared_queue(connection, channel, self.prefix)
         else:
             queue = declare_work_queue(pika_channel, channel, self.prefix)
-        consumer = Consumer(subscription, pika_channel, queue)
+        consumer = Consumer(subscription, pika_channel, queue, own_queue=own_queue)
+        consumer.refresh_depth(_DEPTH_EVERY_S)
         pika_channel.basic_consume(queue, consumer.on_message)
         logger.debug("consuming %s from %s", channel.name, queue)
         return consumer
@@ -300,6 +346,7 @@ class RabbitMQCommunicator(Communicator):
                 wait = min(wait, max(0.0, due - now))
         self._consuming.process_data_events(time_limit=wait)
         for consumer in self._consumers:
+            consumer.refresh_depth(_DEPTH_EVERY_S)
             while (
                 consumer.pending
                 and not self._stopping.is_set()

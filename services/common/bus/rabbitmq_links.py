@@ -70,6 +70,10 @@ class Connector:
         """Seconds to wait after the ``failures``-th failure in a row."""
         return min(self._backoff_initial * 2 ** max(0, failures - 1), self._backoff_max)
 
+    @property
+    def longest_delay(self) -> float:
+        return self._backoff_max
+
     def _parameters(self, purpose: str) -> pika.URLParameters:
         parameters = pika.URLParameters(self._url)
         if "heartbeat" not in self._query:
@@ -258,6 +262,17 @@ class Publisher:
                 self._drop()
                 return None
 
+    def answers(self) -> bool:
+        """Whether the broker can be reached (connecting once if need be)."""
+        with self._lock:
+            try:
+                self._current(attempts=1).connection.process_data_events(time_limit=0)
+                return True
+            except (BusUnavailable, pika.exceptions.AMQPError) as exc:
+                logger.debug("RabbitMQ does not answer: %r", exc)
+                self._drop()
+                return False
+
     def serve_heartbeats(self) -> None:
         with self._lock:
             if self._link is None:
@@ -377,6 +392,18 @@ class Consumer:
     pending: list[tuple[Basic.Deliver, BasicProperties, bytes]] = field(default_factory=list)
     first_at: float = 0.0
     last_at: float = 0.0
+    # A queue of this consumer's own (a partitioned channel's): only its connection may look
+    # into it, so its depth is read there now and then and kept for other threads.
+    own_queue: bool = False
+    depth: int | None = None
+    depth_read_at: float = float("-inf")
+
+    def refresh_depth(self, every: float) -> None:
+        """Read the depth of the consumer's own queue, at most once per ``every`` seconds."""
+        now = time.monotonic()
+        if self.own_queue and now - self.depth_read_at >= every:
+            result = self.pika_channel.queue_declare(self.queue, passive=True)
+            self.depth, self.depth_read_at = result.method.message_count, now
 
     def on_message(
         self, _ch: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes

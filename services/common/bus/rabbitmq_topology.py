@@ -6,17 +6,23 @@ so services can start in any order and a broker that lost its state is rebuilt o
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import pika
-from pika.adapters.blocking_connection import BlockingChannel
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
+from services.common.bus.base import QueueNeedsDraining, RoutingPluginMissing
 from services.common.bus.topology import (
     ATTENDANCE_EVENTS,
     Channel,
     dead_letter_exchange,
     dead_letter_queue,
 )
+
+logger = logging.getLogger(__name__)
 
 # Headers the transport writes; the reason and queue let an operator see why a message was
 # given up on without digging through logs.
@@ -33,6 +39,16 @@ TRANSIENT = 1
 # shared work queue, so none is declared and messages with no listener are simply dropped.
 BROADCAST_ONLY = frozenset({ATTENDANCE_EVENTS.name})
 
+# The exchange type of RabbitMQ's consistent-hash plugin (shipped with RabbitMQ, off by default).
+CONSISTENT_HASH = "x-consistent-hash"
+PLUGIN = "rabbitmq_consistent_hash_exchange"
+# Points each consumer queue takes on the hash ring (the binding key is the weight). Equal for
+# every consumer; several points each split the ring more evenly than one.
+CONSUMER_WEIGHT = "20"
+
+PRECONDITION_FAILED = 406
+COMMAND_INVALID = 503
+
 
 def queue_arguments(channel: Channel) -> dict[str, Any] | None:
     """Arguments bounding a channel's queues: when full, a lossy channel's oldest message goes;
@@ -48,7 +64,9 @@ def queue_arguments(channel: Channel) -> dict[str, Any] | None:
 
 
 def has_work_queue(channel: Channel) -> bool:
-    return channel.name not in BROADCAST_ONLY
+    """Whether the channel has one queue shared by its consumers (not so for broadcast-only
+    and partitioned channels)."""
+    return channel.name not in BROADCAST_ONLY and not channel.partitioned
 
 
 def declare_exchange(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
@@ -63,11 +81,143 @@ def declare_work_queue(pika_channel: BlockingChannel, channel: Channel, prefix: 
     """Declare the channel's exchange and the shared work queue bound to all of it."""
     exchange = declare_exchange(pika_channel, channel, prefix)
     queue = channel.queue_name(prefix)
+    arguments = queue_arguments(channel)
+    # On a channel of its own: a refused declaration closes the channel it was made on.
+    replace_if_declared_otherwise(pika_channel.connection, queue, arguments)
     # Lossy work queues are durable too (their messages are not): transient shared queues are
     # deprecated by RabbitMQ, and the TTL keeps stale frames from piling up across a restart.
-    pika_channel.queue_declare(queue, durable=True, arguments=queue_arguments(channel))
+    pika_channel.queue_declare(queue, durable=True, arguments=arguments)
     pika_channel.queue_bind(queue, exchange, routing_key="#")
     return queue
+
+
+def replace_if_declared_otherwise(
+    connection: BlockingConnection, queue: str, arguments: dict[str, Any] | None
+) -> None:
+    """Make sure the durable ``queue`` can be declared with ``arguments``.
+
+    An earlier version may have declared it otherwise (the faces queue had no length bound),
+    and RabbitMQ refuses to declare a queue again with other arguments. An empty one is deleted
+    and declared anew (nothing is lost); one still holding messages is left alone, and
+    :class:`QueueNeedsDraining` says to let the earlier version's consumers empty it first.
+    """
+    probe = connection.channel()
+    try:
+        probe.queue_declare(queue, durable=True, arguments=arguments)
+        return
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != PRECONDITION_FAILED:
+            raise
+        refusal = exc.reply_text
+    finally:
+        _close_channel(probe)
+    probe = connection.channel()
+    try:
+        waiting = probe.queue_declare(queue, passive=True).method.message_count
+        if waiting:
+            raise QueueNeedsDraining(_drain_advice(queue, waiting, arguments, refusal))
+        try:
+            # if_empty: a message that arrived since the count above is not deleted with it.
+            probe.queue_delete(queue, if_empty=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != PRECONDITION_FAILED:
+                raise
+            raise QueueNeedsDraining(_drain_advice(queue, None, arguments, refusal)) from exc
+        probe.queue_declare(queue, durable=True, arguments=arguments)
+        logger.warning(
+            "queue %s had other arguments than this version declares (%s); it was empty, so "
+            "it was deleted and declared again with %s",
+            queue,
+            refusal,
+            arguments or "none",
+        )
+    finally:
+        _close_channel(probe)
+
+
+def _drain_advice(
+    queue: str, waiting: int | None, arguments: dict[str, Any] | None, refusal: str
+) -> str:
+    held = f"{waiting} message(s)" if waiting is not None else "messages"
+    return (
+        f"queue {queue} was declared by an earlier version with other arguments ({refusal}) "
+        f"and still holds {held}: let the earlier version's consumers drain it (or move its "
+        f"messages elsewhere), then start this version again; it then declares the queue "
+        f"with {arguments or 'no arguments'}"
+    )
+
+
+def _close_channel(pika_channel: BlockingChannel) -> None:
+    if pika_channel.is_open:
+        pika_channel.close()
+
+
+def declare_partition_exchange(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+    """The consistent-hash exchange of a partitioned channel, fed by its ordinary exchange.
+
+    Publishers need only the ordinary exchange (and so never the plugin): the consumers declare
+    this one. Raises :class:`RoutingPluginMissing` (the connection is closed by then) when the
+    broker does not know the exchange type.
+    """
+    source = declare_exchange(pika_channel, channel, prefix)
+    name = channel.partition_exchange_name(prefix)
+    try:
+        pika_channel.exchange_declare(name, exchange_type=CONSISTENT_HASH, durable=True)
+    except pika.exceptions.ConnectionClosedByBroker as exc:
+        if exc.reply_code == COMMAND_INVALID and CONSISTENT_HASH in str(exc.reply_text):
+            raise RoutingPluginMissing(
+                f"RabbitMQ has no {CONSISTENT_HASH} exchange type: enable the plugin that "
+                f"sends all {channel.name} of one {channel.partition_key} to one consumer "
+                f"with `rabbitmq-plugins enable {PLUGIN}` on the broker (no restart needed; "
+                f"docker-compose.yml enables it)"
+            ) from exc
+        raise
+    # Exchange to exchange: the routing key (the partition value) is kept, and hashed there.
+    pika_channel.exchange_bind(name, source, routing_key="#")
+    return name
+
+
+def declare_partitioned_queue(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+    """This consumer's own queue of a partitioned channel, with the channel's bounds.
+
+    Exclusive and auto-deleted: when the consumer's connection goes (the process died, or the
+    broker dropped it), so does the queue with its binding, and the partition values it held
+    are hashed to the queues left. A fresh name each time, so that a reconnection never waits
+    for the broker to let go of the old queue.
+    """
+    exchange = declare_partition_exchange(pika_channel, channel, prefix)
+    queue = channel.consumer_queue_name(prefix, uuid.uuid4().hex[:12])
+    pika_channel.queue_declare(
+        queue, exclusive=True, auto_delete=True, arguments=queue_arguments(channel)
+    )
+    pika_channel.queue_bind(queue, exchange, routing_key=CONSUMER_WEIGHT)
+    return queue
+
+
+def retire_shared_queue(connection: BlockingConnection, channel: Channel, prefix: str) -> None:
+    """Delete the shared work queue an earlier version declared for a channel that is now
+    partitioned, unless something still consumes it: it would keep collecting messages that
+    nobody reads."""
+    queue = channel.queue_name(prefix)
+    probe = connection.channel()
+    try:
+        probe.queue_declare(queue, passive=True)
+    except pika.exceptions.ChannelClosedByBroker:
+        return  # not there: nothing to retire
+    try:
+        probe.queue_delete(queue, if_unused=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != PRECONDITION_FAILED:
+            raise
+        logger.info("left queue %s in place: an earlier version still consumes it", queue)
+        return
+    finally:
+        _close_channel(probe)
+    logger.info(
+        "deleted queue %s of an earlier version: each consumer of %s now has a queue of its own",
+        queue,
+        channel.name,
+    )
 
 
 def declare_broadcast_queue(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
@@ -92,7 +242,9 @@ def declare_dead_letters(pika_channel: BlockingChannel, prefix: str) -> str:
 
 def declare_for_publishing(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> None:
     """What a publisher needs so that no message of a durable channel is lost before a consumer
-    has ever started: the exchange and, unless broadcast-only, the work queue."""
+    has ever started: the exchange and, where there is one, the shared work queue (a
+    partitioned channel's consumers declare their own queues, and what is published before
+    any consumer exists is dropped: only lossy channels are partitioned)."""
     if has_work_queue(channel):
         declare_work_queue(pika_channel, channel, prefix)
     else:

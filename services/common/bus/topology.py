@@ -27,6 +27,13 @@ class Channel(Generic[M]):
     durable channel with a ``max_length`` refuses a message when full (``overflow`` "reject":
     the publisher gets :class:`~services.common.bus.base.QueueFull` and chooses what to drop,
     as the queue cannot tell which message matters).
+
+    A channel with a ``partition_key`` (the name of a message field) has no shared work queue:
+    each consumer gets a queue of its own, and all messages with one value of that field go to
+    one consumer at a time (on RabbitMQ through a consistent-hash exchange; when a consumer
+    goes, its values move to the others). Camera frames are partitioned by camera, so that one
+    detector follows each camera's faces from frame to frame. The in-memory transport has one
+    consumer per channel, so it needs no partitioning.
     """
 
     name: str
@@ -36,16 +43,56 @@ class Channel(Generic[M]):
     max_length: int | None = None
     ttl_ms: int | None = None
     overflow: Literal["drop_head", "reject"] = "drop_head"
+    partition_key: str | None = None
 
     def exchange_name(self, prefix: str) -> str:
         return f"{prefix}.{self.name}"
 
     def queue_name(self, prefix: str) -> str:
+        """The shared work queue; for a partitioned channel, the start of each consumer's own
+        queue's name (see :meth:`consumer_queue_name`)."""
         return f"{prefix}.{self.work_queue}"
 
+    def __post_init__(self) -> None:
+        if self.partition_key is not None and not self.lossy:
+            # A partitioned channel has no queue until a consumer declares its own: what is
+            # published before then is dropped, which only a lossy channel may do.
+            raise ValueError(f"channel {self.name}: only a lossy channel can be partitioned")
 
+    @property
+    def partitioned(self) -> bool:
+        return self.partition_key is not None
+
+    def partition_exchange_name(self, prefix: str) -> str:
+        """The exchange that spreads a partitioned channel's messages over its consumers."""
+        return f"{self.exchange_name(prefix)}.consistent-hash"
+
+    def consumer_queue_name(self, prefix: str, suffix: str) -> str:
+        """One consumer's own queue of a partitioned channel (``suffix`` tells them apart)."""
+        return f"{self.queue_name(prefix)}.{suffix}"
+
+    def routing_key(self, message: Message, default: str = "") -> str:
+        """The routing key ``message`` is published with: its partition value on a partitioned
+        channel (so that no caller can break the partitioning), else ``default``."""
+        if self.partition_key is None:
+            return default
+        value = getattr(message, self.partition_key)
+        if value is None or value == "":
+            raise ValueError(f"{self.name} messages need a {self.partition_key} to be routed")
+        return str(value)
+
+
+# Each detector gets a queue of its own and each camera's frames go to one of them, so that
+# the detector sees every frame of its cameras and their tracks stay whole; every queue keeps
+# the freshness bound (8 frames, oldest dropped, 3 s).
 FRAMES: Channel[FrameMessage] = Channel(
-    "frames", FrameMessage, "frames.detect", lossy=True, max_length=8, ttl_ms=3000
+    "frames",
+    FrameMessage,
+    "frames.detect",
+    lossy=True,
+    max_length=8,
+    ttl_ms=3000,
+    partition_key="camera_id",
 )
 # Faces and the ends of their tracks share one queue, so a track's end comes after its faces.
 # Bounded: a detector sends a few faces per track, so it fills only when the recognizers fall
