@@ -15,9 +15,10 @@ from typing import TextIO
 from pymongo.database import Database
 
 from services.common.cache import KeyValueCache
+from services.common.domain.accounts import ROLES, AccountError
+from services.common.storage.accounts import UserStore
 from services.common.storage.audit import AuditLog
 from services.web.login_throttle import LoginThrottle
-from services.web.users import ROLES, AccountError, UserStore
 
 REFUSED = 1
 

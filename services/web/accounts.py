@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
+from services.common.domain.accounts import ACCOUNT_NAME, ROLES, AccountError, Role
+from services.common.domain.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from services.web.audit import audit
-from services.web.auth import admin_required, current_identity, current_session_id
+from services.web.auth import current_identity, current_session_id, require_role
 from services.web.context import ctx
 from services.web.errors import ApiError
 from services.web.inputs import parse, parse_form
-from services.web.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from services.web.users import ACCOUNT_NAME, ROLES, AccountError, Role
 
 bp = Blueprint("accounts", __name__)
 
@@ -113,13 +113,13 @@ def _own_session(name: str) -> str | None:
 
 
 @bp.get("/accounts")
-@admin_required
+@require_role("admin")
 def accounts():
     return _page()
 
 
 @bp.post("/accounts")
-@admin_required
+@require_role("admin")
 @_refusals_on_the_page
 def create_account():
     form = parse_form(NewAccountForm)
@@ -129,7 +129,7 @@ def create_account():
 
 
 @bp.post("/accounts/<name>/password")
-@admin_required
+@require_role("admin")
 @_refusals_on_the_page
 def set_password(name: str):
     name = _account_name(name)
@@ -140,7 +140,7 @@ def set_password(name: str):
 
 
 @bp.post("/accounts/<name>/role")
-@admin_required
+@require_role("admin")
 @_refusals_on_the_page
 def set_role(name: str):
     users = ctx().users
@@ -154,7 +154,7 @@ def set_role(name: str):
 
 
 @bp.post("/accounts/<name>/remove")
-@admin_required
+@require_role("admin")
 @_refusals_on_the_page
 def remove_account(name: str):
     users = ctx().users
@@ -167,7 +167,7 @@ def remove_account(name: str):
 
 
 @bp.post("/accounts/<name>/sessions/revoke")
-@admin_required
+@require_role("admin")
 @_refusals_on_the_page
 def revoke_sessions(name: str):
     name = _account_name(name)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from werkzeug.datastructures import FileStorage
@@ -15,12 +17,14 @@ from services.common.domain.enrolment import (
     FacePreview,
     normalize_name,
 )
-from services.common.images import ImageError, decode_image
+from services.common.image_headers import ImageError
+from services.common.picture_codec import decode_picture
 from services.common.storage.employees import Employee
 from services.web.audit import audit
 from services.web.context import EnrolmentService, WebContext
 from services.web.erase import ErasureReport, erase_employee
 from services.web.errors import ApiError
+from services.web.live_feed import STALE_CAMERA_S
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ T = TypeVar("T")
 MAX_PHOTOS = 20
 
 
-def read_photos(files: list[FileStorage]) -> list[bytes]:
+def read_photos(files: Sequence[FileStorage]) -> list[bytes]:
     photos = [f.read() for f in files if f and (f.filename or f.content_length)]
     photos = [photo for photo in photos if photo]
     if not photos:
@@ -49,9 +53,29 @@ def check_photos(ctx: WebContext, photos: list[bytes]) -> None:
                 f"{ctx.settings.web_max_upload_bytes / 1_048_576:.0f} MB",
             )
         try:
-            decode_image(photo)
+            decode_picture(photo)
         except ImageError as exc:
             raise ApiError(415, "not_an_image", f"photo {number}: {exc}") from exc
+
+
+def live_photo(ctx: WebContext, camera_id: str) -> bytes:
+    """The latest raw frame of ``camera_id`` as an enrolment photo (ApiError if there is none)."""
+    camera_id = (camera_id or "").strip()
+    frame = ctx.live.latest_frame(camera_id) if camera_id else None
+    if frame is None or time.monotonic() - frame.received >= STALE_CAMERA_S:
+        raise ApiError(
+            409, "no_live_frame", f"camera {camera_id!r} has no recent frame to register from"
+        )
+    return frame.jpeg
+
+
+def enrolment_photos(
+    ctx: WebContext, files: Sequence[FileStorage], camera_id: str | None
+) -> list[bytes]:
+    """The uploaded photos or, when none is uploaded and a camera is named, its latest frame."""
+    if camera_id and not any(f and f.filename for f in files):
+        return [live_photo(ctx, camera_id)]
+    return read_photos(files)
 
 
 def _enroller(ctx: WebContext) -> EnrolmentService:
@@ -180,11 +204,13 @@ def _unknown_photos(ctx: WebContext, sighting_id: str) -> list[list[bytes]]:
     return candidates
 
 
-def _with_fallback(candidates: list[list[bytes]], action) -> Employee:
+def _with_fallback(
+    candidates: list[list[bytes]], action: Callable[[list[bytes]], Employee]
+) -> Employee:
     error: ApiError | None = None
     for photos in candidates:
         try:
-            return call_enroller(lambda photos=photos: action(photos))
+            return call_enroller(partial(action, photos))
         except ApiError as exc:
             if exc.code not in FACE_REFUSALS:
                 raise

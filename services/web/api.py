@@ -31,7 +31,7 @@ from services.web.attendance_inputs import (
     XlsxExportQuery,
 )
 from services.web.audit import audit
-from services.web.auth import admin_required, current_identity, kiosk_allowed
+from services.web.auth import ALL_ROLES, current_identity, require_role
 from services.web.context import WebContext, ctx
 from services.web.errors import ApiError
 from services.web.input_models import (
@@ -54,7 +54,7 @@ from services.web.input_models import (
     UnknownFacesQuery,
 )
 from services.web.inputs import FORM, JSON, MULTIPART, accepts, parse_form
-from services.web.live import enrolment_photos, event_json
+from services.web.live import event_json
 from services.web.openapi import build_document
 from services.web.period import PeriodRow, PersonSummary
 
@@ -176,7 +176,7 @@ def openapi():
 
 
 @bp.get("/me")
-@kiosk_allowed
+@require_role(*ALL_ROLES)
 def me():
     """Who is calling, and with which role."""
     identity = current_identity()
@@ -205,7 +205,7 @@ def list_employees(query: EmployeeListQuery):
 
 
 @bp.post("/employees")
-@admin_required
+@require_role("admin")
 @accepts(body=EnrolmentForm, media=(MULTIPART, FORM), files=PHOTO_FILES)
 def create_employee(body: EnrolmentForm):
     """Register an employee: multipart form with ``name`` and one or more ``photo`` files, or
@@ -217,7 +217,7 @@ def create_employee(body: EnrolmentForm):
     c = ctx()
     # Name errors come first, then the photos (the order a person fixes them in).
     actions.check_name(c, body.name)
-    photos = enrolment_photos(request.files.getlist("photo"), body.camera_id)
+    photos = actions.enrolment_photos(c, request.files.getlist("photo"), body.camera_id)
     employee = actions.enrol_employee(
         c, body.name, photos, allow_duplicate_face=body.allow_duplicate_face
     )
@@ -225,7 +225,7 @@ def create_employee(body: EnrolmentForm):
 
 
 @bp.post("/employees/preview")
-@admin_required
+@require_role("admin")
 @accepts(body=PreviewForm, media=(MULTIPART, FORM), files={"photo": "One photo"})
 def preview_employee_face(body: PreviewForm):
     """Show the face a registration would take from a photo, storing nothing.
@@ -236,8 +236,9 @@ def preview_employee_face(body: PreviewForm):
     in the photo in pixels. A photo that could not be registered gets the same error (status
     and code) as registering it would.
     """
-    photos = enrolment_photos(request.files.getlist("photo"), body.camera_id)
-    return jsonify(preview_json(actions.preview_face(ctx(), photos)))
+    c = ctx()
+    photos = actions.enrolment_photos(c, request.files.getlist("photo"), body.camera_id)
+    return jsonify(preview_json(actions.preview_face(c, photos)))
 
 
 @bp.get("/employees/<employee_id>")
@@ -249,7 +250,7 @@ def get_employee(employee_id: str):
 
 
 @bp.delete("/employees/<employee_id>")
-@admin_required
+@require_role("admin")
 @accepts(path=EmployeePath)
 def delete_employee(employee_id: str):
     """Delete an employee completely (embeddings, pictures, attendance, sightings)."""
@@ -265,7 +266,7 @@ def delete_employee(employee_id: str):
 
 
 @bp.post("/employees/<employee_id>/photos")
-@admin_required
+@require_role("admin")
 @accepts(path=EmployeePath, body=AddPhotosForm, media=(MULTIPART,), files=PHOTO_FILES)
 def add_employee_photos(employee_id: str, body: AddPhotosForm):
     """Add enrolment photos (multipart ``photo`` files) to an employee."""
@@ -390,7 +391,7 @@ def attendance_export_xlsx(query: XlsxExportQuery):
 
 
 @bp.post("/attendance/corrections")
-@admin_required
+@require_role("admin")
 @accepts(body=CorrectionBody, media=(JSON,))
 def correct_attendance(body: CorrectionBody):
     """Correct one employee's day, with a required ``reason`` (kept and audited).
@@ -455,7 +456,7 @@ def list_unknown_faces(query: UnknownFacesQuery):
 
 
 @bp.post("/unknown-faces/<sighting_id>/assign")
-@admin_required
+@require_role("admin")
 @accepts(path=SightingPath, body=AssignUnknownFace, media=(JSON,))
 def assign_unknown_face(sighting_id: str, body: AssignUnknownFace):
     """Enrol an unknown face as a photo of an employee.
@@ -474,7 +475,7 @@ def assign_unknown_face(sighting_id: str, body: AssignUnknownFace):
 
 
 @bp.post("/unknown-faces/<sighting_id>/dismiss")
-@admin_required
+@require_role("admin")
 @accepts(path=SightingPath)
 def dismiss_unknown_face(sighting_id: str):
     """Forget an unknown face (the sighting and its pictures)."""
@@ -516,7 +517,7 @@ def list_unknown_face_groups(query: UnknownGroupsQuery):
 
 
 @bp.post("/unknown-face-groups/<group_id>/assign")
-@admin_required
+@require_role("admin")
 @accepts(path=GroupPath, body=AssignGroup, media=(JSON,))
 def assign_unknown_face_group(group_id: str, body: AssignGroup):
     """Give a group of unknown faces to an employee (``employee_id``) or a new one (``name``).
@@ -546,7 +547,7 @@ def assign_unknown_face_group(group_id: str, body: AssignGroup):
 
 
 @bp.post("/unknown-face-groups/<group_id>/dismiss")
-@admin_required
+@require_role("admin")
 @accepts(path=GroupPath)
 def dismiss_unknown_face_group(group_id: str):
     """Forget a whole group of unknown faces (its sightings and their pictures)."""
@@ -554,16 +555,13 @@ def dismiss_unknown_face_group(group_id: str):
 
 
 @bp.post("/frames")
-@kiosk_allowed
+@require_role("admin", "kiosk", action="sending frames")
 @accepts(query=FrameQuery, raw_body=FRAME_BODY)
 def upload_frame(query: FrameQuery):
     """Send a kiosk's camera frame; it is published on the FRAMES channel.
 
     Body: the image (image/jpeg), or multipart with a ``frame`` file; query: ``camera_id``.
     """
-    identity = current_identity()
-    if identity is None or identity.role not in ("admin", "kiosk"):
-        raise ApiError(403, "forbidden", "sending frames needs the admin or kiosk role")
     camera_id = query.camera_id
     if camera_id is None and request.mimetype == MULTIPART:
         camera_id = parse_form(FrameQuery).camera_id
@@ -579,7 +577,7 @@ def upload_frame(query: FrameQuery):
 
 
 @bp.get("/events")
-@kiosk_allowed
+@require_role(*ALL_ROLES)
 @accepts(query=EventsQuery)
 def recent_events(query: EventsQuery):
     """Live attendance events after sequence ``after`` (polling alternative to /live/events)."""
@@ -591,7 +589,7 @@ def recent_events(query: EventsQuery):
 
 
 @bp.get("/kiosk/greeting")
-@kiosk_allowed
+@require_role(*ALL_ROLES)
 @accepts(query=GreetingQuery)
 def kiosk_greeting(query: GreetingQuery):
     """What a kiosk says to an employee seen at ``seen_at`` (from an attendance event).
@@ -605,7 +603,7 @@ def kiosk_greeting(query: GreetingQuery):
 
 
 @bp.get("/cameras")
-@kiosk_allowed
+@require_role(*ALL_ROLES)
 def cameras():
     """Cameras that sent a frame in the last minute."""
     return jsonify({"cameras": ctx().live.cameras()})
@@ -622,7 +620,7 @@ def picture(picture_id: str):
 
 
 @bp.get("/tokens")
-@admin_required
+@require_role("admin")
 def list_tokens():
     """API tokens (never their secret)."""
     return jsonify(
@@ -642,7 +640,7 @@ def list_tokens():
 
 
 @bp.post("/tokens")
-@admin_required
+@require_role("admin")
 @accepts(body=NewToken, media=(JSON,))
 def create_token(body: NewToken):
     """Create an API token; the secret is returned once and only its hash is stored.
@@ -661,7 +659,7 @@ def create_token(body: NewToken):
 
 
 @bp.delete("/tokens/<token_id>")
-@admin_required
+@require_role("admin")
 @accepts(path=TokenPath)
 def revoke_token(token_id: str):
     """Revoke an API token."""
@@ -672,7 +670,7 @@ def revoke_token(token_id: str):
 
 
 @bp.get("/audit")
-@admin_required
+@require_role("admin")
 @accepts(query=AuditQuery)
 def audit_entries(query: AuditQuery):
     """The audit log, newest first: who did what, when and from where (100 a page)."""

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import (
@@ -19,6 +20,9 @@ from pymongo.database import Database
 
 from services.common.bus.base import Communicator
 from services.common.cache import KeyValueCache
+from services.common.domain.accounts import AccountError, Role
+from services.common.settings import SettingsError
+from services.common.storage.accounts import UserStore
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.audit import AuditLog
 from services.common.storage.employees import EmployeeRepository
@@ -26,9 +30,8 @@ from services.common.storage.sightings import SightingLog
 from services.web import accounts, api, auth, live, pages, recognition_status, spoof_attempts
 from services.web.context import EnrolmentService, WebContext
 from services.web.errors import register_error_handlers
-from services.web.live import LiveFeed, reusing
+from services.web.live_feed import LiveFeed, reusing
 from services.web.settings import WebSettings
-from services.web.users import UserStore, ensure_settings_account
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +179,29 @@ def create_app(
     return app
 
 
+def ensure_settings_account(
+    users: UserStore, name: str, password: str, role: Role, setting: str
+) -> None:
+    """Create the account a setting (WEB_ADMIN_PASSWORD...) names, on first start only.
+
+    A weak password in the settings stops the start; a changed one is ignored, and the log
+    says so and how to change the password for real.
+    """
+    try:
+        created = users.ensure_user(name, password, role)
+    except AccountError as exc:
+        raise SettingsError(f"{setting}: {exc}") from None
+    if not created and not users.password_matches(name, password):
+        logger.warning(
+            "%s differs from the password of account %r and is ignored: it only sets the "
+            "password when the account is created; to change it run "
+            "`attendance users set-password %s`",
+            setting,
+            name,
+            name,
+        )
+
+
 def _install_filters(app: Flask, context: WebContext) -> None:
     @app.template_filter("localtime")
     def _localtime(moment, fmt: str = "%H:%M") -> str:
@@ -184,5 +210,8 @@ def _install_filters(app: Flask, context: WebContext) -> None:
         return moment.astimezone(context.zone).strftime(fmt)
 
     @app.context_processor
-    def _site() -> dict:
+    def _site() -> dict[str, Any]:
         return {"site_timezone": context.settings.site_timezone}
+
+    # Pages render a camera's addresses with this in place of the camera, for scripts to fill.
+    app.jinja_env.globals["CAMERA_SLOT"] = live.CAMERA_SLOT

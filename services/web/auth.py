@@ -2,8 +2,9 @@
 
 Three roles: ``admin`` (register, delete, assign, accounts, tokens), ``viewer`` (read only) and
 ``kiosk`` (the kiosk page only: send frames, read live events). A browser holds a session id
-(see services/web/sessions.py); scripts send an API token. Every endpoint needs an identity
-except the few listed in PUBLIC_ENDPOINTS.
+(see services/common/storage/sessions.py); scripts send an API token. Every endpoint needs an
+identity except the few listed in PUBLIC_ENDPOINTS, and the roles its view names with
+:func:`require_role` (admins and viewers when it names none).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from flask import (
     Blueprint,
@@ -30,11 +32,12 @@ from flask import (
 )
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from services.common.domain.accounts import ROLES, Role
+from services.common.storage.accounts import UserStore
 from services.web.errors import ApiError
 from services.web.inputs import parse_form
 from services.web.login_throttle import LoginThrottle, Refusal
 from services.web.redirects import local_path_or
-from services.web.users import UserStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,11 @@ ANONYMOUS_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics", "st
 PUBLIC_ENDPOINTS = ANONYMOUS_ENDPOINTS | {"auth.login"}
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KIOSK_PAGE = "pages.kiosk"
+# Who may call a view that names no roles: reading is for people, not for kiosks.
+READERS: tuple[Role, ...] = ("admin", "viewer")
+ALL_ROLES: tuple[Role, ...] = ROLES
+P = ParamSpec("P")
+R = TypeVar("R")
 
 bp = Blueprint("auth", __name__)
 
@@ -51,7 +59,7 @@ bp = Blueprint("auth", __name__)
 @dataclass(frozen=True)
 class Identity:
     name: str
-    role: str
+    role: Role
     via: str  # "session" | "token"
     # The person's account behind the caller: the user of a session, the account whose admin
     # made a token (tokens made by tokens keep the first one's). Its tokens go when it does.
@@ -64,6 +72,9 @@ class Identity:
     @property
     def is_kiosk(self) -> bool:
         return self.role == "kiosk"
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
 
 
 class LoginForm(BaseModel):
@@ -186,15 +197,16 @@ def authenticate_request() -> Any:
             )
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.login", next=target))
-    if identity is not None and identity.is_kiosk:
-        view = current_app.view_functions.get(endpoint)
-        if not getattr(view, "kiosk_allowed", False):
-            if _is_api_path():
-                raise ApiError(
-                    403, "forbidden", "a kiosk can only send frames and read live events"
-                )
-            # A page, not a redirect: sending a kiosk "home" could loop between two refusals.
-            return render_template("kiosk_only.html"), 403
+    if (
+        identity is not None
+        and identity.is_kiosk
+        and endpoint not in PUBLIC_ENDPOINTS
+        and "kiosk" not in allowed_roles(current_app.view_functions.get(endpoint))
+    ):
+        if _is_api_path():
+            raise ApiError(403, "forbidden", "a kiosk can only send frames and read live events")
+        # A page, not a redirect: sending a kiosk "home" could loop between two refusals.
+        return render_template("kiosk_only.html"), 403
     # Cookie-authenticated writes (the login form included) must prove they come from our
     # pages; bearer tokens are never sent by a browser on its own, so they need no CSRF token.
     if request.method in UNSAFE_METHODS and (identity is None or identity.via == "session"):
@@ -202,23 +214,32 @@ def authenticate_request() -> Any:
     return None
 
 
-def admin_required(view):
-    """Only admins (session or token) may call this view."""
+def require_role(
+    *roles: Role, action: str = "this action"
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Only callers with one of ``roles`` (session or token) may call the view; others get 403
+    saying ``action`` needs them. Kiosks are turned away before any view that does not name
+    ``kiosk`` (see :func:`authenticate_request`)."""
+    needed = " or ".join(roles)
 
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        identity = current_identity()
-        if identity is None or not identity.is_admin:
-            raise ApiError(403, "forbidden", "this action needs the admin role")
-        return view(*args, **kwargs)
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            identity = current_identity()
+            if identity is None or not identity.has_role(*roles):
+                raise ApiError(403, "forbidden", f"{action} needs the {needed} role")
+            return view(*args, **kwargs)
 
-    return wrapper
+        # Read by the request gate, which turns kiosks away before the view runs.
+        vars(wrapper)["allowed_roles"] = roles
+        return wrapper
+
+    return decorate
 
 
-def kiosk_allowed(view):
-    """Mark a view that kiosks may call (besides admins and, if reading, viewers)."""
-    view.kiosk_allowed = True
-    return view
+def allowed_roles(view: Callable[..., Any] | None) -> tuple[Role, ...]:
+    """The roles a view was declared for with :func:`require_role` (READERS when none)."""
+    return getattr(view, "allowed_roles", READERS)
 
 
 def _start_session(user: str, *, token_id: str | None = None) -> None:
@@ -291,8 +312,7 @@ def _login_with_kiosk_token() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@kiosk_allowed
-def login():
+def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", error=None, username="")
     try:
@@ -308,8 +328,8 @@ def login():
 
 
 @bp.post("/logout")
-@kiosk_allowed
-def logout():
+@require_role(*ALL_ROLES)
+def logout() -> Any:
     session_id = session.get("sid")
     if isinstance(session_id, str):
         # Deleting the stored session is what ends it: a copy of the cookie is now worthless.
@@ -322,5 +342,5 @@ def init_auth(app: Flask) -> None:
     app.before_request(authenticate_request)
 
     @app.context_processor
-    def _inject() -> dict:
+    def _inject() -> dict[str, Any]:
         return {"csrf_token": csrf_token, "identity": current_identity()}

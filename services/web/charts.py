@@ -11,6 +11,7 @@ from datetime import date
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import AutoLocator
 
 INK = "#1c2333"
 MUTED = "#5d6579"
@@ -59,7 +60,10 @@ def arrivals_per_hour(hours: Sequence[int], first_hour: int = 6, last_hour: int 
     axes = figure.subplots()
     axes.bar(shown, [counts[h] for h in shown], color=BAR, width=0.7)
     axes.set_xticks(shown, [f"{h:02d}" for h in shown])
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    # The default locator, but with whole numbers only: people arrive one at a time.
+    locator = AutoLocator()
+    locator.set_params(integer=True)
+    axes.yaxis.set_major_locator(locator)
     axes.set_ylim(0, max(1, *counts) * 1.15)
     _style(axes)
     figure.text(0.01, 0.96, "Arrivals per hour", color=INK, fontsize=9, va="top")

@@ -16,14 +16,14 @@ from services.common.cache import KeyValueCache
 from services.common.contracts import utc_now
 from services.common.domain.attendance import attendance_day
 from services.common.domain.enrolment import FacePreview
+from services.common.storage.accounts import UserStore
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.audit import AuditLog
 from services.common.storage.employees import Employee, EmployeeRepository
 from services.common.storage.pictures import PictureStore
 from services.common.storage.sightings import SightingLog
-from services.web.live import LiveFeed
+from services.web.live_feed import LiveFeed
 from services.web.settings import WebSettings
-from services.web.users import UserStore
 
 
 class EnrolmentService(Protocol):

@@ -12,12 +12,16 @@ from services.common.outages import is_outage
 
 logger = logging.getLogger(__name__)
 
-# Stable codes of enrolment and employee errors -> HTTP status.
+# Stable codes of refusals (enrolment, employees, accounts and tokens) -> HTTP status: the one
+# place where the domain's refusals become HTTP answers. Codes not named here are 400.
 ERROR_STATUS = {
     "name_required": 400,
     "name_too_long": 400,
     "name_invalid": 400,
     "photo_required": 400,
+    "invalid_name": 400,
+    "invalid_role": 400,
+    "weak_password": 400,
     "duplicate_name": 409,
     "duplicate_account": 409,
     "last_admin": 409,
@@ -59,11 +63,11 @@ class ApiError(Exception):
 
     @classmethod
     def from_refusal(cls, exc: RefusedRequest) -> ApiError:
-        details = {}
+        error = cls(ERROR_STATUS.get(exc.code, 400), exc.code, str(exc))
         conflicting = getattr(exc, "conflicting_employee_id", None)
         if conflicting:
-            details["employee_id"] = str(conflicting)
-        return cls(ERROR_STATUS.get(exc.code, 400), exc.code, str(exc), **details)
+            error.details["employee_id"] = str(conflicting)
+        return error
 
 
 def wants_json() -> bool:

@@ -14,13 +14,8 @@ import threading
 from services.common.bus.base import BusUnavailable
 from services.common.bus.topology import FRAMES
 from services.common.contracts import FrameMessage, new_id, utc_now
-from services.common.images import (
-    ImageError,
-    ImageTooLarge,
-    checked_dimensions,
-    decode_image,
-    encode_jpeg,
-)
+from services.common.image_headers import ImageError, ImageTooLarge, checked_dimensions
+from services.common.picture_codec import decode_picture, encode_jpeg
 from services.web.context import WebContext
 from services.web.errors import ApiError
 
@@ -89,12 +84,12 @@ def _check_header(data: bytes, max_side: int) -> None:
 
 def _frame_message(camera_id: str, data: bytes, max_side: int) -> FrameMessage:
     try:
-        rgb = decode_image(data, max_side=max_side)
+        picture = decode_picture(data, max_side=max_side)
         # A JPEG goes on as it came; anything else becomes one, as the detectors expect.
-        jpeg = data if data.startswith(JPEG_MAGIC) else encode_jpeg(rgb)
+        jpeg = data if data.startswith(JPEG_MAGIC) else encode_jpeg(picture)
     except ImageError as exc:
         raise ApiError(415, "not_an_image", f"frame: {exc}") from exc
-    height, width = rgb.shape[:2]
+    width, height = picture.size
     return FrameMessage(
         frame_id=new_id(),
         camera_id=camera_id,

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     StringConstraints,
     model_validator,
 )
@@ -70,12 +71,15 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
-CalendarDate = Annotated[
+# A date read from its text: the checks (and the documented schema) are those of the text, the
+# value handed to the view is the date.
+_CalendarText = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
     AfterValidator(_calendar_date),
     Field(json_schema_extra={"format": "date"}),
 ]
+CalendarDate = Annotated[date, GetPydanticSchema(lambda _, h: h.generate_schema(_CalendarText))]
 OptionalDate = Annotated[CalendarDate | None, BeforeValidator(_blank_is_none)]
 OptionalCamera = Annotated[CameraId | None, BeforeValidator(_blank_is_none)]
 
@@ -84,11 +88,14 @@ def _day_or_today(text: str) -> date | Literal["today"]:
     return "today" if text == "today" else _calendar_date(text)
 
 
-DayText = Annotated[
+_DayText = Annotated[
     str,
     StringConstraints(pattern=r"^(today|\d{4}-\d{2}-\d{2})$"),
     AfterValidator(_day_or_today),
     Field(description="YYYY-MM-DD or 'today'"),
+]
+DayText = Annotated[
+    date | Literal["today"], GetPydanticSchema(lambda _, h: h.generate_schema(_DayText))
 ]
 
 
@@ -239,6 +246,14 @@ class DeleteConfirmationForm(_Form):
     confirm_name: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
+# One of the audit log's actions (an enum in the schema). The list lives with the log, so the
+# Literal is made from it when the module loads, which a type checker cannot follow: to it the
+# value is a str.
+_AuditAction = Annotated[
+    str, GetPydanticSchema(lambda _, h: h.generate_schema(Literal.__getitem__(AUDIT_ACTIONS)))
+]
+
+
 class AuditQuery(_Query):
-    action: Annotated[Literal[AUDIT_ACTIONS] | None, BeforeValidator(_blank_is_none)] = None
+    action: Annotated[_AuditAction | None, BeforeValidator(_blank_is_none)] = None
     page: Annotated[int, Field(ge=1, le=10_000)] = 1

@@ -16,13 +16,13 @@ from flask import (
     url_for,
 )
 
+from services.common.domain.accounts import AccountError
 from services.common.storage.audit import AUDIT_ACTIONS
 from services.common.workday import WEEKDAYS, Schedule, format_hours, weekday_names
 from services.web import (
     actions,
     charts,
     corrections,
-    live,
     period,
     queries,
     unknown_groups,
@@ -40,7 +40,7 @@ from services.web.attendance_inputs import (
     UnknownGroupsQuery,
 )
 from services.web.audit import audit
-from services.web.auth import admin_required, current_identity, kiosk_allowed
+from services.web.auth import ALL_ROLES, current_identity, require_role
 from services.web.context import ctx
 from services.web.errors import ApiError
 from services.web.input_models import (
@@ -101,7 +101,7 @@ def fragment_headcount():
 
 
 @bp.route("/employees/new", methods=["GET", "POST"])
-@admin_required
+@require_role("admin")
 def register():
     c = ctx()
     cameras = c.live.cameras()
@@ -116,7 +116,7 @@ def register():
             use_camera = request.form.get("source") == "camera"
             files = [] if use_camera else request.files.getlist("photo")
             # The camera picker is always submitted; only its own button means "use it".
-            photos = live.enrolment_photos(files, camera_id if use_camera else None)
+            photos = actions.enrolment_photos(c, files, camera_id if use_camera else None)
             employee = actions.enrol_employee(
                 c, name, photos, allow_duplicate_face=form.allow_duplicate_face
             )
@@ -180,7 +180,7 @@ def employee(employee_id: str, query: DateRangeQuery):
 
 
 @bp.post("/employees/<employee_id>/photos")
-@admin_required
+@require_role("admin")
 @accepts(path=EmployeePath)
 def employee_photos(employee_id: str):
     c = ctx()
@@ -195,7 +195,7 @@ def employee_photos(employee_id: str):
 
 
 @bp.route("/employees/<employee_id>/delete", methods=["GET", "POST"])
-@admin_required
+@require_role("admin")
 @accepts(path=EmployeePath)
 def delete(employee_id: str):
     c = ctx()
@@ -232,7 +232,7 @@ def unknown(query: UnknownGroupsQuery):
 
 
 @bp.post("/unknown/groups/<group_id>/assign")
-@admin_required
+@require_role("admin")
 @accepts(path=GroupPath)
 def unknown_group_assign(group_id: str):
     c = ctx()
@@ -261,7 +261,7 @@ def unknown_group_assign(group_id: str):
 
 
 @bp.post("/unknown/groups/<group_id>/dismiss")
-@admin_required
+@require_role("admin")
 @accepts(path=GroupPath)
 def unknown_group_dismiss(group_id: str):
     count = unknown_groups.dismiss_group(ctx(), group_id)
@@ -283,7 +283,7 @@ def _unknown_badge() -> dict:
 
 
 @bp.post("/unknown/<sighting_id>/assign")
-@admin_required
+@require_role("admin")
 @accepts(path=SightingPath)
 def unknown_assign(sighting_id: str):
     c = ctx()
@@ -304,7 +304,7 @@ def unknown_assign(sighting_id: str):
 
 
 @bp.post("/unknown/<sighting_id>/dismiss")
-@admin_required
+@require_role("admin")
 @accepts(path=SightingPath)
 def unknown_dismiss(sighting_id: str):
     actions.dismiss_unknown(ctx(), sighting_id)
@@ -337,7 +337,7 @@ def attendance(query: PeriodQuery):
 
 
 @bp.route("/attendance/correct", methods=["GET", "POST"])
-@admin_required
+@require_role("admin")
 @accepts(query=CorrectionPageQuery)
 def correct(query: CorrectionPageQuery):
     c = ctx()
@@ -387,17 +387,17 @@ def _form_time(choice: str, value: str | None) -> corrections.TimeChange:
 
 
 @bp.get("/kiosk")
-@kiosk_allowed
+@require_role(*ALL_ROLES)
 @accepts(query=KioskPageQuery)
 def kiosk(query: KioskPageQuery):
     camera_id = query.camera
     identity = current_identity()
-    can_send = identity is not None and identity.role in ("admin", "kiosk")
+    can_send = identity is not None and identity.has_role("admin", "kiosk")
     return render_template("kiosk.html", camera_id=camera_id, can_send=can_send)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
-@admin_required
+@require_role("admin")
 def tokens():
     c = ctx()
     secret = None
@@ -412,11 +412,13 @@ def tokens():
             audit("token.create", token.token_id, name=token.name, role=token.role)
         except ApiError as exc:
             flash(_sentence(exc.message), "error")
+        except AccountError as exc:
+            flash(_sentence(str(exc)), "error")
     return render_template("tokens.html", tokens=c.users.tokens(), secret=secret)
 
 
 @bp.post("/tokens/<token_id>/revoke")
-@admin_required
+@require_role("admin")
 @accepts(path=TokenPath)
 def revoke(token_id: str):
     if ctx().users.revoke_token(token_id):
@@ -426,7 +428,7 @@ def revoke(token_id: str):
 
 
 @bp.get("/audit")
-@admin_required
+@require_role("admin")
 @accepts(query=AuditQuery)
 def audit_page(query: AuditQuery):
     entries = ctx().audit.recent(
@@ -450,7 +452,7 @@ def schedule_text(schedule: Schedule) -> str:
 
 
 @bp.get("/schedule")
-@admin_required
+@require_role("admin")
 def schedule():
     c = ctx()
     work = period.calendar(c)
@@ -474,7 +476,7 @@ def schedule():
 
 
 @bp.post("/schedule/employees")
-@admin_required
+@require_role("admin")
 def schedule_set():
     c = ctx()
     try:
@@ -497,7 +499,7 @@ def schedule_set():
 
 
 @bp.post("/schedule/employees/<employee_id>/remove")
-@admin_required
+@require_role("admin")
 @accepts(path=EmployeePath)
 def schedule_remove(employee_id: str):
     c = ctx()
@@ -509,7 +511,7 @@ def schedule_remove(employee_id: str):
 
 
 @bp.post("/schedule/holidays")
-@admin_required
+@require_role("admin")
 def holiday_add():
     try:
         form = parse_form(HolidayForm)
@@ -523,7 +525,7 @@ def holiday_add():
 
 
 @bp.post("/schedule/holidays/<day>/remove")
-@admin_required
+@require_role("admin")
 @accepts(path=HolidayPath)
 def holiday_remove(day):
     if period.calendar(ctx()).remove_holiday(day):

@@ -208,6 +208,12 @@ def build_period(
     return Period(first, last, rows, summaries)
 
 
+def _arrival_of(row: PeriodRow) -> datetime:
+    arrival = row.facts.arrival
+    assert arrival is not None  # only rows with an arrival are sorted by it
+    return arrival
+
+
 def sort_rows(rows: list[PeriodRow], key: SortKey, descending: bool = False) -> list[PeriodRow]:
     """Rows in the order asked; the direction is the sort key's only, ties always go by day
     then name (so paging is stable and a day's names stay in order)."""
@@ -217,8 +223,8 @@ def sort_rows(rows: list[PeriodRow], key: SortKey, descending: bool = False) -> 
 
     if key == "arrival":
         # Days without an arrival go last whichever the direction.
-        timed = [r for r in rows if r.facts.arrival is not None]
-        ordered = sorted(sorted(timed, key=base), key=lambda r: r.facts.arrival, reverse=descending)
+        timed = sorted((r for r in rows if r.facts.arrival is not None), key=base)
+        ordered = sorted(timed, key=_arrival_of, reverse=descending)
         return ordered + sorted((r for r in rows if r.facts.arrival is None), key=base)
     primary = {
         "day": lambda r: r.day,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.storage.spoof_attempts import SpoofAttempt, SpoofAttemptLog
 from services.web import clock
-from services.web.auth import admin_required, current_identity
+from services.web.auth import current_identity, require_role
 from services.web.context import WebContext, ctx
 from services.web.inputs import accepts
 
@@ -50,7 +50,7 @@ def _today_start(context: WebContext) -> datetime:
 
 
 @bp.get("/spoof-attempts")
-@admin_required
+@require_role("admin")
 @accepts(query=SpoofAttemptsQuery)
 def page(query: SpoofAttemptsQuery):
     c = ctx()
@@ -70,7 +70,7 @@ def page(query: SpoofAttemptsQuery):
 
 
 @bp.get("/api/v1/spoof-attempts")
-@admin_required
+@require_role("admin")
 @accepts(query=SpoofAttemptsQuery)
 def api_list(query: SpoofAttemptsQuery):
     """Spoof attempts newest first, 24 a page: when and where, whom the face resembled (and

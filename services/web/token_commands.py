@@ -15,10 +15,10 @@ from typing import TextIO
 
 from pymongo.database import Database
 
+from services.common.domain.accounts import TOKEN_ROLES, AccountError
+from services.common.storage.accounts import UserStore
 from services.common.storage.audit import AuditLog
 from services.web.account_commands import os_user
-from services.web.errors import ApiError
-from services.web.users import TOKEN_ROLES, UserStore
 
 REFUSED = 1
 MAX_NAME_LENGTH = 80
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace, db: Database, stdout: TextIO, stderr: TextIO) 
     if args.tokens_action == "create":
         try:
             token, secret = users.create_token(args.name, args.role, actor, owner=actor)
-        except ApiError as exc:
-            stderr.write(f"refused ({exc.code}): {exc.message}\n")
+        except AccountError as exc:
+            stderr.write(f"refused ({exc.code}): {exc}\n")
             return REFUSED
         AuditLog(db).record(
             "token.create",

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from services.common.domain.attendance import Observation
 from services.common.storage.employees import Employee
@@ -149,12 +150,14 @@ def _best_photos(ctx: WebContext, group: FaceGroup) -> list[bytes]:
     return [p for p in pictures if p]
 
 
-def _enrol_best(ctx: WebContext, group: FaceGroup, enrol: Callable[[bytes], Employee]):
+def _enrol_best(
+    ctx: WebContext, group: FaceGroup, enrol: Callable[[bytes], Employee]
+) -> tuple[Employee | None, ApiError | None]:
     """Try the crop, then the snapshot; answer (employee or None, the quality refusal)."""
     problem: ApiError | None = None
     for photo in _best_photos(ctx, group):
         try:
-            return actions.call_enroller(lambda photo=photo: enrol(photo)), None
+            return actions.call_enroller(partial(enrol, photo)), None
         except ApiError as exc:
             if exc.code not in actions.FACE_REFUSALS:
                 raise

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from services import cli
+from services.common.storage.accounts import UserStore
 from services.web.login_throttle import MAX_LOGIN_CHECKS, LoginThrottle
-from services.web.users import UserStore
 
 pytestmark = pytest.mark.integration
 

@@ -200,7 +200,7 @@ def test_frames_decoded_at_once_never_exceed_the_bound(web, detector, monkeypatc
     most = 0
     lock = threading.Lock()
     release = threading.Event()
-    real = frames.decode_image
+    real = frames.decode_picture
 
     def slow_decode(data, *args, **kwargs):
         nonlocal decoding, most
@@ -212,7 +212,7 @@ def test_frames_decoded_at_once_never_exceed_the_bound(web, detector, monkeypatc
             decoding -= 1
         return real(data, *args, **kwargs)
 
-    monkeypatch.setattr(frames, "decode_image", slow_decode)
+    monkeypatch.setattr(frames, "decode_picture", slow_decode)
 
     def send(_: int) -> int:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.web.users import UserStore
+from services.common.storage.accounts import UserStore
 from tests.integration.web.conftest import LoggedIn
 
 pytestmark = pytest.mark.integration

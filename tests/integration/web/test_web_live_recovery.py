@@ -14,8 +14,8 @@ from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.topology import FRAMES
 from services.common.contracts import FrameMessage, new_id
-from services.web import live
-from services.web.live import LiveFeed
+from services.web import live_feed
+from services.web.live_feed import LiveFeed
 from services.web.main import build_app
 from services.web.settings import WebSettings
 from tests.conftest import free_port
@@ -37,8 +37,8 @@ def frame(camera: str) -> FrameMessage:
 
 @pytest.fixture(autouse=True)
 def quick_reconnection(monkeypatch):
-    monkeypatch.setattr(live, "RECONNECT_FIRST_S", 0.05)
-    monkeypatch.setattr(live, "RECONNECT_MAX_S", 0.5)
+    monkeypatch.setattr(live_feed, "RECONNECT_FIRST_S", 0.05)
+    monkeypatch.setattr(live_feed, "RECONNECT_MAX_S", 0.5)
 
 
 class FlakyFactory:
@@ -94,7 +94,7 @@ def test_a_reused_bus_is_run_again_without_subscribing_twice():
     received: list[str] = []
     feed = LiveFeed()
     feed.on_frames = lambda batch: received.extend(m.camera_id for m in batch)  # type: ignore[method-assign]
-    feed.start(live.reusing(bus))
+    feed.start(live_feed.reusing(bus))
     try:
         wait_until(lambda: bus.runs >= 2 and feed.running, 10, "a second run", interval=0.02)
         InMemoryCommunicator(broker).publish(FRAMES, frame("door"))

@@ -10,8 +10,9 @@ import pytest
 
 from services.common.cache import InMemoryCache
 from services.common.contracts import utc_now
+from services.common.storage.sessions import session_key
+from services.web.auth import allowed_roles
 from services.web.login_throttle import LOGIN_WINDOW_S, MAX_LOGIN_CHECKS
-from services.web.sessions import session_key
 from tests.helpers.logins import page_csrf, post_kiosk_token, post_login, session_cookie
 from tests.integration.web.conftest import ADMIN_PASSWORD, ONE_FACE, VIEWER_PASSWORD, csrf_from
 
@@ -47,7 +48,7 @@ def checks(app):
 
 @pytest.fixture
 def kiosk_page(app):
-    assert getattr(app.view_functions["pages.kiosk"], "kiosk_allowed", False)
+    assert "kiosk" in allowed_roles(app.view_functions["pages.kiosk"])
     return "/kiosk"
 
 

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from services.web import live
+from services.web.frame_annotation import placeholder_jpeg
 from services.web.server import web_server
 from tests.helpers.processes import wait_until
 
@@ -140,7 +141,7 @@ def test_a_camera_without_frames_streams_a_placeholder_every_heartbeat(serve, to
     assert stream.status() == 200
     received = stream.read_until(b"Content-Type: image/jpeg", count=2)
     stream.close()
-    assert received.count(live.placeholder_jpeg()) >= 1
+    assert received.count(placeholder_jpeg()) >= 1
 
 
 def test_streams_past_the_cap_are_refused_until_one_closes(serve, web, token, monkeypatch):

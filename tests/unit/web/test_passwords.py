@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.web.passwords import (
+from services.common.domain.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     WeakPassword,

@@ -1,4 +1,4 @@
-"""Server-side login sessions (MongoDB ``web_sessions``).
+"""Server-side login sessions of the web (MongoDB ``web_sessions``).
 
 The browser's cookie carries only a random session id; who it belongs to, since when and until
 when is stored here and checked on every request. Ending a session is deleting its document, so
