@@ -96,9 +96,9 @@
     input.addEventListener("input", function () {
       clearTimeout(timer);
       const q = input.value.trim();
-      if (!list || q.length < 1) return;
+      if (!list || !list.dataset.url || q.length < 1) return;
       timer = setTimeout(function () {
-        fetch("/api/v1/employees?limit=8&q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        fetch(list.dataset.url + "?limit=8&q=" + encodeURIComponent(q), { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.json() : { employees: [] }; })
           .then(function (data) {
             list.replaceChildren();
@@ -149,7 +149,7 @@
       check: function (form) {
         const ticket = ++latest;
         show("checking", "Looking for the face…");
-        fetch("/api/v1/employees/preview", {
+        fetch(panel.dataset.previewUrl, {
           method: "POST",
           body: form,
           credentials: "same-origin",
@@ -210,9 +210,11 @@
   // Register from a live camera: keep the snapshot of the chosen camera fresh.
   const liveSelect = document.querySelector("select[data-live-camera]");
   const liveImage = document.querySelector("img[data-live-snapshot]");
-  if (liveSelect && liveImage) {
+  if (liveSelect && liveImage && liveImage.dataset.srcTemplate) {
     const refresh = function () {
-      liveImage.src = "/live/" + encodeURIComponent(liveSelect.value) + ".jpg?t=" + Date.now();
+      // The server renders the address with a slot for the camera (see CAMERA_SLOT).
+      liveImage.src = liveImage.dataset.srcTemplate.replace("__camera__", encodeURIComponent(liveSelect.value)) +
+        "?t=" + Date.now();
     };
     liveSelect.addEventListener("change", refresh);
     setInterval(function () { if (!document.hidden) refresh(); }, 1500);

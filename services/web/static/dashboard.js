@@ -1,13 +1,16 @@
 // Dashboard: live camera switching, and panels refreshed when an attendance event arrives.
 (function () {
   "use strict";
+  // Addresses come from the page (rendered by the server), so this script holds none.
+  const live = document.querySelector("[data-live]");
+  const urls = live ? live.dataset : {};
   const img = document.querySelector("img[data-live-img]");
   const select = document.querySelector("select[data-camera-select]");
   const empty = document.querySelector("[data-live-empty]");
 
   function showCamera(camera) {
-    if (!img || !camera) return;
-    img.src = "/live/" + encodeURIComponent(camera) + ".mjpg";
+    if (!img || !camera || !urls.streamTemplate) return;
+    img.src = urls.streamTemplate.replace("__camera__", encodeURIComponent(camera));
     if (empty) empty.hidden = true;
   }
   if (select) select.addEventListener("change", function () { showCamera(select.value); });
@@ -23,7 +26,8 @@
 
   // Cameras come and go: refresh the list every 10 s.
   function refreshCameras() {
-    fetch("/api/v1/cameras", { credentials: "same-origin" })
+    if (!urls.camerasUrl) return;
+    fetch(urls.camerasUrl, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { cameras: [] }; })
       .then(function (data) {
         if (!select) return;
@@ -52,8 +56,8 @@
         }).catch(function () {});
     });
   }
-  if (window.EventSource) {
-    const source = new EventSource("/live/events");
+  if (window.EventSource && urls.eventsUrl) {
+    const source = new EventSource(urls.eventsUrl);
     source.addEventListener("attendance", function () { refreshPanels(true); });
   }
   // Polling as a safety net (missed events, day change at midnight).
