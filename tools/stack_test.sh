@@ -125,7 +125,7 @@ app_args=(--build-arg "BASE_IMAGE=$base_image" --build-arg TORCH_FALLBACK=1)
 log="$context/application-build.log"
 set +e
 podman build "${build_args[@]}" "${app_args[@]}" -t "$app_image" -f deploy/Dockerfile . 2>&1 \
-  | tee "$log" | grep --line-buffered -E '^(STEP [0-9]+/[0-9]+: (RUN|COPY)|torch:|packages:|installed:)'
+  | tee "$log" | grep --line-buffered -E '^(STEP [0-9]+/[0-9]+: (RUN|COPY)|--> Using cache|torch:|packages:|installed:)'
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" != 0 ]; then
