@@ -6,10 +6,10 @@
 #   tools/stack_test.sh                 build what is missing or changed, then run the test
 #   tools/stack_test.sh --build-only    build the images and print the application image's size
 #
-# Images are kept between runs: the base (debootstrap) and the stand-in servers are built only
-# when missing; the application image is rebuilt every run, which takes seconds when only the
-# code changed (the dependencies are a cached layer of their own). ATTENDANCE_STACK_REBUILD=1
-# rebuilds everything. Needs root, podman, debootstrap, docker-compose and the project's .venv.
+# Images are kept between runs: the base (debootstrap, about a minute) is made only when missing;
+# the stand-in servers and the application image are built every run from podman's layer cache,
+# which takes seconds when only the code changed (the application's dependencies are a cached
+# layer of their own). ATTENDANCE_STACK_REBUILD=1 rebuilds everything. Needs root, podman, debootstrap, docker-compose and the project's .venv.
 #
 # Settings (environment):
 #   ATTENDANCE_EXTRA_CA   a CA bundle the builds trust (a build secret, in no image layer);
@@ -35,7 +35,8 @@ for tool in podman debootstrap docker-compose; do
 done
 
 export CONTAINERS_CONF="$root/deploy/containers/containers.conf"
-base_image=localhost/attendance-test-base:bookworm
+# The base is named after the script that makes it, so a change to the script makes a new one.
+base_image=localhost/attendance-test-base:bookworm-$(sha256sum deploy/containers/base/build.sh | cut -c1-12)
 app_image=${ATTENDANCE_TEST_IMAGE:-localhost/attendance:stack-test}
 export ATTENDANCE_TEST_IMAGE=$app_image
 rebuild=${ATTENDANCE_STACK_REBUILD:-0}
@@ -79,6 +80,8 @@ for pair in PIP_INDEX_URL:global.index-url PIP_EXTRA_INDEX_URL:global.extra-inde
 done
 
 image_missing() { [ "$rebuild" = 1 ] || ! podman image exists "$1"; }
+cache_args=()
+[ "$rebuild" = 1 ] && cache_args+=(--no-cache)
 
 echo "== images"
 if image_missing "$base_image"; then
@@ -103,16 +106,15 @@ cp -r deploy/containers/. "$context/"
 awk 'BEGIN { split("nx-27017 neosqlite pymongo dnspython", names, " "); for (i in names) want[names[i]] = 1 }
   /^[^ #]/ { split($1, parts, "=="); keep = (parts[1] in want) }
   keep' deploy/requirements-dev.lock >"$context/mongo/requirements.txt"
+# Built every run: podman's layer cache makes that a second or two when nothing changed, and a
+# changed Containerfile or lock is never served from an old image.
 for server in rabbitmq redis mongo; do
   image=localhost/attendance-test-$server:latest
-  if image_missing "$image"; then
-    echo "stand-in: building $image"
-    if ! podman build "${build_args[@]}" --build-arg "BASE_IMAGE=$base_image" \
-      -t "$image" -f "$context/$server/Containerfile" "$context" >"$context/$server.log" 2>&1; then
-      grep -v '^WARNING: Location' "$context/$server.log" | tail -n 30 >&2
-      echo "stack test: the $server stand-in did not build" >&2
-      exit 1
-    fi
+  if ! podman build "${build_args[@]}" "${cache_args[@]}" --build-arg "BASE_IMAGE=$base_image" \
+    -t "$image" -f "$context/$server/Containerfile" "$context" >"$context/$server.log" 2>&1; then
+    grep -v '^WARNING: Location' "$context/$server.log" | tail -n 30 >&2
+    echo "stack test: the $server stand-in did not build" >&2
+    exit 1
   fi
   echo "stand-in: $image"
 done
@@ -120,7 +122,7 @@ done
 echo "application: building $app_image"
 app_args=(--build-arg "BASE_IMAGE=$base_image" --build-arg TORCH_FALLBACK=1)
 [ -z "${TORCH_INDEX_URL:-}" ] || app_args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
-[ "$rebuild" = 1 ] && app_args+=(--no-cache)
+app_args+=("${cache_args[@]}")
 # The build's steps and what install.sh says as they happen; the whole log on failure.
 log="$context/application-build.log"
 set +e
