@@ -408,7 +408,7 @@ class AllInOne:
     def run(self) -> int:
         from services.common.model_files import ensure_models
         from services.common.settings import CommonSettings
-        from services.detector.main import built_detectors
+        from services.faces.factory import built_detectors
 
         self._earlier_detectors = built_detectors()
 
@@ -729,7 +729,7 @@ class AllInOne:
         )
 
     def shutdown(self) -> None:
-        from services.detector.main import close_detectors
+        from services.faces.factory import close_detectors
 
         self.stopping.set()
         if self.capture is not None:

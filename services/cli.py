@@ -549,16 +549,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _loaded_detectors() -> frozenset:
-    detector_main = sys.modules.get("services.detector.main")
-    return detector_main.built_detectors() if detector_main is not None else frozenset()
+    face_factory = sys.modules.get("services.faces.factory")
+    return face_factory.built_detectors() if face_factory is not None else frozenset()
 
 
 def _close_loaded_detectors(keep: frozenset) -> None:
     # MediaPipe's finaliser fails noisily when it runs during interpreter exit; only if loaded,
     # and only the command's own (a caller in the same process may still use its detectors).
-    detector_main = sys.modules.get("services.detector.main")
-    if detector_main is not None:
-        detector_main.close_detectors(keep=keep)
+    face_factory = sys.modules.get("services.faces.factory")
+    if face_factory is not None:
+        face_factory.close_detectors(keep=keep)
 
 
 if __name__ == "__main__":

@@ -208,8 +208,8 @@ def run(bench: VideoBench) -> dict[str, Any]:
     from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
     from services.common.cache import InMemoryCache
     from services.detector.main import build as build_detector
-    from services.detector.main import build_finder, built_detectors, close_detectors
     from services.detector.settings import DetectorSettings
+    from services.faces.factory import build_finder, built_detectors, close_detectors
     from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, recognizer_for
     from services.recognizer.settings import RecognizerSettings
@@ -298,6 +298,6 @@ def run(bench: VideoBench) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
         "track_fusion": recognizer_settings.track_fusion,
-        "track_max_embeddings": recognizer_settings.track_max_embeddings,
+        "track_max_embeddings": detector_settings.track_max_embeddings,
         "track_agreement_frames": recognizer_settings.track_agreement_frames,
     }

@@ -103,7 +103,7 @@ AddedLater = Field(exclude_if=_omitted_when_unset)
 
 
 class FaceQualityReport(BaseModel):
-    """How well a face can be judged (services/detector/face_quality.py has the definitions)."""
+    """How well a face can be judged (services/faces/quality.py has the definitions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Shorter side of the face box, in pixels of the frame.

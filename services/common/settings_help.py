@@ -61,7 +61,8 @@ MEANINGS: dict[str, str] = {
     "TRACK_MAX_AGE_S": "seconds after which a track ends and the same face starts a new one "
     "(decided again)",
     "TRACK_MAX_EMBEDDINGS": "faces of one track sent for embedding, at most",
-    "TRACK_FUSION": "how a track's embedded faces make one verdict: mean (quality-weighted) or best",
+    "TRACK_FUSION": "how a track's embedded faces make one verdict: mean (quality-weighted) "
+    "or best",
     "RECOGNIZER_VIDEO_MIRROR": "embed camera faces with their mirror image too (enrolment "
     "always does)",
     "ENROLMENT_MAX_PHOTO_BYTES": "largest enrolment photo, in bytes",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 from services.common.bus.base import Communicator
 from services.common.bus.topology import FRAMES
 from services.common.model_files import ensure_models
@@ -14,38 +12,10 @@ from services.common.runtime import (
     serve_worker_health,
     stop_on_signals,
 )
-from services.detector.face_detection import FaceDetector
-from services.detector.face_finder import FaceFinder
 from services.detector.service import Detector
 from services.detector.settings import DetectorSettings
-
-# Every detector built here, so that a process can close them before it exits: MediaPipe's
-# own finaliser fails with a traceback when it runs during interpreter shutdown.
-_built: weakref.WeakSet[FaceDetector] = weakref.WeakSet()
-
-
-def build_finder(settings: DetectorSettings) -> FaceFinder:
-    detector = FaceDetector(
-        settings.detector_model,
-        settings.attendance_models_dir,
-        min_confidence=settings.detector_min_confidence,
-        min_face_size=settings.detector_min_face_size,
-    )
-    _built.add(detector)
-    return FaceFinder(detector)
-
-
-def built_detectors() -> frozenset[FaceDetector]:
-    """The open detectors :func:`build_finder` has made so far (to close only later ones)."""
-    return frozenset(_built)
-
-
-def close_detectors(*, keep: frozenset[FaceDetector] = frozenset()) -> None:
-    """Close the detectors :func:`build_finder` made, but those in ``keep`` (those that were
-    there before, which belong to someone else in this process); closing twice is harmless."""
-    for detector in list(_built):
-        if detector not in keep:
-            detector.close()
+from services.faces.factory import build_finder, close_detectors
+from services.faces.finder import FaceFinder
 
 
 def build(

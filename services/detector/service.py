@@ -25,11 +25,11 @@ from services.common.contracts import (
 )
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.metrics import FACES_DETECTED, FRAMES_PROCESSED
-from services.detector.face_finder import FaceFinder, FoundFace
-from services.detector.face_quality import QualityGate, assess
-from services.detector.track_quality import face_score
 from services.detector.track_selection import SelectionPolicy, TrackSelection
 from services.detector.tracking import EndedTrack, IouTracker
+from services.faces.finder import FaceFinder, FoundFace
+from services.faces.quality import QualityGate, assess
+from services.faces.quality_score import face_score
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ time and adds little. Per track the detector sends:
    ``first_faces`` were sent: the recognizer needs that many faces of a track to agree
    (``TRACK_AGREEMENT_FRAMES``), and faces a moment apart are less alike than neighbours;
 3. after that, only a face clearly better than every face sent so far (its score, see
-   :mod:`services.detector.track_quality`, above the best one's by ``better_by``, relatively),
+   :mod:`services.faces.quality_score`, above the best one's by ``better_by``, relatively),
    up to ``max_faces`` in all.
 
 A face is counted as sent only once it was published: one the bus refused (its queue full) is

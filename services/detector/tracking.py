@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from services.common.contracts import TrackEndReason
-from services.detector.geometry import Box, iou
+from services.faces.geometry import Box, iou
 
 
 @dataclass

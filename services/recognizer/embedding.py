@@ -16,7 +16,7 @@ import numpy as np
 
 from services.common.domain.enrolment import EMBEDDING_SIZE
 from services.common.model_files import FACENET_CASIA, resolve_model_file, sha256_of
-from services.detector.alignment import ALIGNMENT_VERSION, DEFAULT_CROP_SIZE
+from services.faces.alignment import ALIGNMENT_VERSION, DEFAULT_CROP_SIZE
 from services.recognizer.embedding_centres import centre_for
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from services.common.domain.enrolment import (
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.storage.employees import Employee, EmployeeRepository, NewFace
-from services.detector.face_finder import FaceFinder, FoundFace
-from services.detector.face_quality import QualityGate, assess
+from services.faces.finder import FaceFinder, FoundFace
+from services.faces.quality import QualityGate, assess
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.matching import DEFAULT_THRESHOLD, closest_employee
 from services.recognizer.open_set import OpenSetPolicy

@@ -12,7 +12,7 @@ protocol, fixed here so that numbers from different runs compare:
 * **Derived variants** (resized, cropped or re-encoded copies of another photo) are not
   independent samples, so a variant is never a probe or pair member; they are listed in
   ``notes``. (In the shipped manifest no identity lists a variant, so nothing is removed.)
-* **Faces.** Every photo goes through :class:`~services.detector.face_finder.FaceFinder` with
+* **Faces.** Every photo goes through :class:`~services.faces.finder.FaceFinder` with
   ``thorough=True`` (the enrolment path) and the largest face is used. A photo with no face
   counts against detection, rank-1 and acceptance; strangers with no face count as rejected.
 * **Pairs.** Every pair of detected photos of labelled people (enrolment photos, probes and
@@ -48,7 +48,7 @@ from services.recognizer.verification_metrics import (
 )
 
 if TYPE_CHECKING:  # the models load only when an evaluation runs
-    from services.detector.face_finder import FaceFinder
+    from services.faces.finder import FaceFinder
     from services.recognizer.embedding import FaceEmbedder
 
 logger = logging.getLogger(__name__)
@@ -155,8 +155,8 @@ def build_pipeline(
     """The finder and embedder the recognizer builds; ``facenet_weights`` is its
     ``FACENET_WEIGHTS``, so a threshold is calibrated on the weights it will run with."""
     from services.common.model_files import FACENET_CASIA, resolve_model_file
-    from services.detector.face_detection import FaceDetector
-    from services.detector.face_finder import FaceFinder
+    from services.faces.detection import FaceDetector
+    from services.faces.finder import FaceFinder
     from services.recognizer.embedding import FaceEmbedder
 
     detector = FaceDetector(detector_model, models_dir)  # type: ignore[arg-type]
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.liveness is not None:
-        from services.detector.liveness_evaluation import main as liveness_main
+        from services.faces.liveness_evaluation import main as liveness_main
 
         return liveness_main(args)
     if args.lfw is not None:

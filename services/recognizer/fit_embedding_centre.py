@@ -59,7 +59,7 @@ def centre_source(model_id: str, centre: np.ndarray, source: str, photos: int) -
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     from services.common.model_files import FACENET_CASIA, resolve_model_file
-    from services.detector.main import build_finder
+    from services.faces.factory import build_finder
     from services.recognizer.embedding import FaceEmbedder
     from services.recognizer.embedding_cache import EmbeddingCache
     from services.recognizer.lfw_evaluation import Pipeline, embed_photos, pipeline_recipe

@@ -1,7 +1,7 @@
 """`attendance eval --lfw DIR --pairs FILE`: the product's face pipeline under LFW's protocol.
 
 * **Faces.** Every photo the pairs file names goes through the recognizer's own pipeline for
-  stills, built from the recognizer's settings (:func:`services.detector.main.build_finder`,
+  stills, built from the recognizer's settings (:func:`services.faces.factory.build_finder`,
   :func:`services.recognizer.main.build_embedder`, ``FaceFinder.find(rgb, thorough=True)`` as
   enrolment calls it); the face nearest the image centre is the labelled person.
 * **Verification.** A pair's score is the cosine similarity of its two faces; a pair with a
@@ -54,7 +54,7 @@ from services.recognizer.verification_metrics import (
 )
 
 if TYPE_CHECKING:  # the models load only when an evaluation runs
-    from services.detector.face_finder import FaceFinder
+    from services.faces.finder import FaceFinder
     from services.recognizer.embedding import FaceEmbedder
     from services.recognizer.settings import RecognizerSettings
 
@@ -81,7 +81,7 @@ class Pipeline:
 
 def build_lfw_pipeline(settings: RecognizerSettings) -> Pipeline:
     """The recognizer's finder and embedder, as its service builds them."""
-    from services.detector.main import build_finder
+    from services.faces.factory import build_finder
     from services.recognizer.main import build_embedder
 
     embedder = build_embedder(settings)

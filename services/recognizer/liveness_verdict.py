@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.detector.liveness_settings import (
+from services.faces.liveness_settings import (
     DEFAULT_LIVENESS_MIN_FACES,
     DEFAULT_LIVENESS_MIN_LIVE_SHARE,
     DEFAULT_LIVENESS_THRESHOLD,

@@ -19,7 +19,7 @@ from services.common.runtime import (
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.common.storage.mongo import is_reachable as _mongo_ok
-from services.detector.main import build_finder
+from services.faces.factory import build_finder
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.open_set import OpenSetPolicy

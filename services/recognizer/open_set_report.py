@@ -31,7 +31,7 @@ from typing import TextIO
 
 import numpy as np
 
-from services.detector.face_quality import FaceQuality, assess
+from services.faces.quality import FaceQuality, assess
 from services.recognizer.identification_metrics import (
     GALLERY_SIZES,
     drawn_gallery_figures,

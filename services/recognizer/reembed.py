@@ -25,7 +25,7 @@ import numpy as np
 from services.common.images import ImageError, decode_image
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.maintenance import MaintenanceLocks
-from services.detector.face_finder import FaceFinder
+from services.faces.finder import FaceFinder
 from services.recognizer.embedding import FaceEmbedder
 
 logger = logging.getLogger(__name__)

@@ -53,7 +53,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from services.common.storage.employees import EmployeeRepository
     from services.common.storage.maintenance import MaintenanceBusy, MaintenanceLocks
     from services.common.storage.mongo import connect
-    from services.detector.main import build_finder
+    from services.faces.factory import build_finder
     from services.recognizer.main import build_embedder
     from services.recognizer.reembed import Reembedder
     from services.recognizer.settings import RecognizerSettings

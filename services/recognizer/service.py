@@ -27,8 +27,8 @@ from services.common.gallery import Gallery, GallerySnapshot
 from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.common.outages import is_outage
-from services.detector.face_quality import QualityGate
-from services.detector.track_quality import face_score
+from services.faces.quality import QualityGate
+from services.faces.quality_score import face_score
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.matching import Match, match

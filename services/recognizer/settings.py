@@ -5,15 +5,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from services.detector.settings import DetectorSettings
+from services.faces.settings import FaceSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from services.recognizer.open_set import DEFAULT_TARGET_FPIR
 from services.recognizer.track_fusion import Fusion
 
 
-class RecognizerSettings(DetectorSettings):
-    """The recognizer also enrols photos, with the detector's own settings and code; the
-    quality gate (QUALITY_*) and TRACK_AGREEMENT_FRAMES are the detector's settings too."""
+class RecognizerSettings(FaceSettings):
+    """The recognizer also enrols photos, with the same face settings and code as the
+    detector; the quality gate (QUALITY_*) and TRACK_AGREEMENT_FRAMES are shared with it."""
 
     # MATCH_THRESHOLD and MATCH_MARGIN are overrides: set (in the environment or as an
     # argument), they replace the gallery-size rule of services/recognizer/open_set.py; unset,

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.common.cache import KeyValueCache
-from services.detector.face_quality import QualityGate
+from services.faces.quality import QualityGate
 from services.recognizer.open_set import (
     DEFAULT_TARGET_FPIR,
     DecisionRule,

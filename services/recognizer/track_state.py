@@ -51,7 +51,7 @@ class _Stored(BaseModel):
 
 class StoredFace(_Stored):
     face_id: str
-    # The face's quality score (services/detector/track_quality.py): its share of the mean.
+    # The face's quality score (services/faces/quality_score.py): its share of the mean.
     weight: float
     # float32, unit length.
     embedding: bytes

@@ -21,8 +21,8 @@ from services.common.contracts import (
     utc_now,
 )
 from services.common.images import encode_jpeg
-from services.detector.face_quality import QualityGate
 from services.detector.service import Detector
+from services.faces.quality import QualityGate
 from services.recognizer.track_state import TrackState
 from tests.fixtures.bus import Inbox, running
 from tests.helpers.processes import run_command, wait_until

@@ -115,14 +115,14 @@ def replace_if_declared_otherwise(
     try:
         waiting = probe.queue_declare(queue, passive=True).method.message_count
         if waiting:
-            raise QueueNeedsDraining(_drain_advice(queue, waiting, arguments, refusal))
+            raise _needs_draining(queue, waiting, arguments, refusal)
         try:
             # if_empty: a message that arrived since the count above is not deleted with it.
             probe.queue_delete(queue, if_empty=True)
         except pika.exceptions.ChannelClosedByBroker as exc:
             if exc.reply_code != PRECONDITION_FAILED:
                 raise
-            raise QueueNeedsDraining(_drain_advice(queue, None, arguments, refusal)) from exc
+            raise _needs_draining(queue, None, arguments, refusal) from exc
         probe.queue_declare(queue, durable=True, arguments=arguments)
         logger.warning(
             "queue %s had other arguments than this version declares (%s); it was empty, so "
@@ -135,16 +135,18 @@ def replace_if_declared_otherwise(
         _close_channel(probe)
 
 
-def _drain_advice(
+def _needs_draining(
     queue: str, waiting: int | None, arguments: dict[str, Any] | None, refusal: str
-) -> str:
+) -> QueueNeedsDraining:
     held = f"{waiting} message(s)" if waiting is not None else "messages"
-    return (
+    error = QueueNeedsDraining(
         f"queue {queue} was declared by an earlier version with other arguments ({refusal}) "
-        f"and still holds {held}: let the earlier version's consumers drain it (or move its "
-        f"messages elsewhere), then start this version again; it then declares the queue "
-        f"with {arguments or 'no arguments'}"
+        f"and still holds {held}: let the earlier version's consumers drain it, then start "
+        f"this version again (it then declares the queue with {arguments or 'no arguments'})"
     )
+    # Logged here, where it is found: the process using the queue stops on it.
+    logger.error("%s", error)
+    return error
 
 
 def _close_channel(pika_channel: BlockingChannel) -> None:

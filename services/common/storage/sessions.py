@@ -12,7 +12,9 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.database import Database
@@ -43,7 +45,7 @@ def session_key(session_id: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database[Any]) -> None:
         self._sessions = db.web_sessions
 
     def ensure_indexes(self) -> None:
@@ -104,7 +106,7 @@ class SessionStore:
 
     def end_for_user(self, user: str, *, keep: str | None = None) -> int:
         """End every session of ``user`` except the one with id ``keep``; return how many."""
-        query: dict = {"user": user}
+        query: dict[str, Any] = {"user": user}
         if keep is not None:
             query["_id"] = {"$ne": session_key(keep)}
         return self._sessions.delete_many(query).deleted_count
@@ -120,7 +122,7 @@ class SessionStore:
         return counts
 
 
-def _to_session(document: dict) -> WebSession:
+def _to_session(document: Mapping[str, Any]) -> WebSession:
     return WebSession(
         key=document["_id"],
         user=document["user"],

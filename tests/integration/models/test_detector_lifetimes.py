@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from services import cli
-from services.detector.main import build_finder, built_detectors, close_detectors
 from services.detector.settings import DetectorSettings
+from services.faces.factory import build_finder, built_detectors, close_detectors
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 

@@ -17,8 +17,8 @@ from services.common.model_files import (
     check_models,
     resolve_model_file,
 )
-from services.detector.face_detection import LEFT_EYE, RIGHT_EYE, FaceDetector
-from services.detector.face_finder import FaceFinder
+from services.faces.detection import LEFT_EYE, RIGHT_EYE, FaceDetector
+from services.faces.finder import FaceFinder
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.embedding_centres import centre_for
 

@@ -14,17 +14,17 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 from PIL import Image
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.cache import InMemoryCache
 from services.common.contracts import EnrolmentRequest
 from services.common.domain.enrolment import EnrolmentError
 from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
-from services.detector.face_finder import FoundFace
-from services.detector.face_quality import QualityGate
+from services.faces.finder import FoundFace
+from services.faces.quality import QualityGate
 from services.recognizer.enrolment import Enroller
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
-from tests.unit.detector.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

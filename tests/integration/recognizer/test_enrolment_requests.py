@@ -26,7 +26,7 @@ from services.common.contracts import EnrolmentRequest, utc_now
 from services.common.domain.enrolment import EnrolmentError
 from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
-from services.detector.face_finder import FoundFace
+from services.faces.finder import FoundFace
 from services.recognizer.enrolment import Enroller
 from services.recognizer.service import Recognizer
 from services.web.enrolment_client import BusEnrolmentClient

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from services.common.bus.memory import InMemoryCommunicator
-from services.detector.face_quality import QualityGate
+from services.faces.quality import QualityGate
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.service import Recognizer
 from services.recognizer.status import describe, publish_status

@@ -9,15 +9,15 @@ from datetime import timedelta
 import cv2
 import numpy as np
 import pytest
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.contracts import FaceMessage, FaceQualityReport
 from services.common.images import encode_jpeg
-from services.detector.face_finder import FoundFace
-from services.detector.face_quality import assess
 from services.detector.service import Detector
+from services.faces.finder import FoundFace
+from services.faces.quality import assess
 from tests.fixtures.bus import face, frame
-from tests.unit.detector.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = pytest.mark.unit
 

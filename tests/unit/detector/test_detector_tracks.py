@@ -11,18 +11,18 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.bus.base import QueueFull
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.contracts import FaceMessage, TrackEndMessage
 from services.common.images import encode_jpeg
-from services.detector.face_finder import FoundFace
-from services.detector.face_quality import QualityGate
 from services.detector.service import Detector
 from services.detector.track_selection import SelectionPolicy
 from services.detector.tracking import IouTracker
+from services.faces.finder import FoundFace
+from services.faces.quality import QualityGate
 from tests.fixtures.bus import frame
-from tests.unit.detector.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from services.detector.alignment import ALIGNMENT_VERSION
+from services.faces.alignment import ALIGNMENT_VERSION
 from services.recognizer import embedding_centres
 from services.recognizer.embedding import DEFAULT_MIRROR, EMBEDDING_SIZE, PREPROCESSING_VERSION
 from services.recognizer.fit_embedding_centre import centre_source

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.detector.liveness_settings import LivenessSettings
+from services.faces.liveness_settings import LivenessSettings
 from services.recognizer.liveness_verdict import LivenessRule, Verdict, live_share, track_verdict
 
 pytestmark = pytest.mark.unit

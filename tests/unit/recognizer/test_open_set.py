@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from services.detector.alignment import ALIGNMENT_VERSION
+from services.faces.alignment import ALIGNMENT_VERSION
 from services.recognizer.embedding import CENTRED_SUFFIX, DEFAULT_MIRROR, PREPROCESSING_VERSION
 from services.recognizer.embedding_centres import CENTRES
 from services.recognizer.open_set import (

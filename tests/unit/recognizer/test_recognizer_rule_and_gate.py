@@ -21,7 +21,7 @@ from services.common.cache import InMemoryCache
 from services.common.contracts import FaceMessage, FaceQualityReport, TrackEndMessage
 from services.common.gallery import GallerySnapshot
 from services.common.outages import DependencyUnavailable
-from services.detector.face_quality import QualityGate
+from services.faces.quality import QualityGate
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.service import Recognizer
 from services.recognizer.status import read_status

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.common.cache import InMemoryCache
-from services.detector.face_quality import QualityGate
+from services.faces.quality import QualityGate
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.status import (
     STATUS_KEY,

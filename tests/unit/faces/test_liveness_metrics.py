@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.detector.liveness_evaluation import FolderScores, LivenessDataError, report
-from services.detector.liveness_metrics import (
+from services.faces.liveness_evaluation import FolderScores, LivenessDataError, report
+from services.faces.liveness_metrics import (
     acer,
     apcer,
     bpcer,

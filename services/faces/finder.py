@@ -13,7 +13,7 @@ Two stages:
    low resolution (a building, a dog) scores low and is dropped. On the labelled photos every
    real face scored >= 0.75 on refinement, every false candidate <= 0.70.
 
-Both paths end in the same :func:`~services.detector.alignment.align_face` call, so a face
+Both paths end in the same :func:`~services.faces.alignment.align_face` call, so a face
 enrolled from a photo and the same face seen by a camera give comparable crops.
 """
 
@@ -25,18 +25,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from services.detector.alignment import (
+from services.faces.alignment import (
     DEFAULT_CROP_SIZE,
     DEFAULT_TEMPLATE,
     AlignmentTemplate,
     align_face,
 )
-from services.detector.face_detection import (
+from services.faces.detection import (
     CANDIDATE_MIN_CONFIDENCE,
     DetectedFace,
     FaceDetector,
 )
-from services.detector.geometry import iou
+from services.faces.geometry import iou
 
 logger = logging.getLogger(__name__)
 

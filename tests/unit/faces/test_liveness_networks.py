@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from services.common.model_files import LIVENESS_V1SE, LIVENESS_V2, resolve_model_file
-from services.detector.liveness_networks import (
+from services.faces.liveness_networks import (
     LIVENESS_MODELS,
     MINIFASNET_V1SE,
     MINIFASNET_V2,
@@ -77,9 +77,9 @@ def test_the_wrapper_prefix_is_removed_only_at_the_start():
 
 @pytest.fixture(scope="module")
 def finder_and_scorer(models_dir):
-    from services.detector.liveness import LivenessScorer
-    from services.detector.main import build_finder
     from services.detector.settings import DetectorSettings
+    from services.faces.factory import build_finder
+    from services.faces.liveness import LivenessScorer
 
     finder = build_finder(DetectorSettings.from_env({}, attendance_models_dir=models_dir))
     try:
@@ -90,7 +90,7 @@ def finder_and_scorer(models_dir):
 
 def test_a_live_face_scores_live_and_a_printed_photo_of_it_does_not(finder_and_scorer, faces_dir):
     from services.common.images import decode_image
-    from services.detector.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
+    from services.faces.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
 
     finder, scorer = finder_and_scorer
     folder = faces_dir / "liveness" / "nuaa"

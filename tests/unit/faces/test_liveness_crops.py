@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from services.detector.liveness import CropBox, LivenessScorer, context_box, network_input
+from services.faces.liveness import CropBox, LivenessScorer, context_box, network_input
 
 pytestmark = pytest.mark.unit
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from services.detector.liveness_networks import (
+from services.faces.liveness_networks import (
     INPUT_SIZE,
     LIVE_CLASS,
     LIVENESS_MODELS,
@@ -112,7 +112,7 @@ class LivenessScorer:
     def __init__(self, models_dir: Path | None = None) -> None:
         # torch loads only when a scorer is built: a detector with liveness off never pays it.
         from services.common.model_files import resolve_model_file
-        from services.detector.liveness_networks import load_network
+        from services.faces.liveness_networks import load_network
 
         self._networks = [
             (spec, load_network(spec, resolve_model_file(models_dir, spec.file_name)))

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from services.detector.face_quality import (
+from services.faces.quality import (
     FaceQuality,
     QualityGate,
     assess,

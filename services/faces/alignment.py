@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from services.detector.face_detection import LEFT_EYE, MOUTH_CENTER, RIGHT_EYE, DetectedFace
+from services.faces.detection import LEFT_EYE, MOUTH_CENTER, RIGHT_EYE, DetectedFace
 
 ALIGNMENT_VERSION = "align-v2"
 DEFAULT_CROP_SIZE = 160

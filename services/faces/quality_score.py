@@ -7,7 +7,7 @@ enough to make a face poor:
 * size: the face box's shorter side over 100 px. The aligned 160-px crop puts eyes and mouth
   about 60 px apart, which a box of about 100 px gives without enlarging; a smaller face is
   enlarged and has less detail than the network sees.
-* sharpness: over 0.10 (see :mod:`services.detector.face_quality`; sharp faces of the Hamilton
+* sharpness: over 0.10 (see :mod:`services.faces.quality`; sharp faces of the Hamilton
   clip measure 0.10-0.12, a 1-px blur of LFW photos leaves 0.065).
 * frontalness: 1 - turn (turn in eye distances: 0 frontal, 0.5 at the quality gate's limit).
 * the detector's confidence.
@@ -17,7 +17,7 @@ The faces the quality gate refuses are not scored: they are never sent.
 
 from __future__ import annotations
 
-from services.detector.face_quality import QualityMeasures
+from services.faces.quality import QualityMeasures
 
 FULL_SIZE_PX = 100.0
 FULL_SHARPNESS = 0.10

@@ -1,7 +1,7 @@
 """MiniFASNet V2 and V1SE: the passive anti-spoofing networks of Silent-Face-Anti-Spoofing.
 
 Each network takes an 80x80 crop of a face with context around it (see
-:mod:`services.detector.liveness`) in **BGR** order with raw 0-255 values, and returns three
+:mod:`services.faces.liveness`) in **BGR** order with raw 0-255 values, and returns three
 logits: class 1 is a live face, classes 0 and 2 are attacks (a print, a screen).
 
 The layout is the published one (a MobileFaceNet-like stack of depthwise-separable blocks with

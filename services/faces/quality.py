@@ -38,7 +38,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from services.detector.face_detection import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE
+from services.faces.detection import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE
 
 RefusalCode = Literal["face_too_small", "face_blurred", "face_turned"]
 

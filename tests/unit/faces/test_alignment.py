@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from services.detector.alignment import (
+from services.faces.alignment import (
     DEFAULT_TEMPLATE,
     align_face,
     alignment_matrix,
     symmetric_template,
 )
-from services.detector.face_detection import DetectedFace
+from services.faces.detection import DetectedFace
 
 pytestmark = pytest.mark.unit
 

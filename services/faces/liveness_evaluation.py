@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.detector.liveness_metrics import (
+from services.faces.liveness_metrics import (
     TARGET_BPCER,
     acer,
     apcer,
@@ -33,13 +33,13 @@ from services.detector.liveness_metrics import (
     quantiles,
     threshold_at_bpcer,
 )
-from services.detector.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
+from services.faces.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
 
 if TYPE_CHECKING:  # the models load only when an evaluation runs
     import numpy as np
 
-    from services.detector.face_finder import FaceFinder
-    from services.detector.liveness import LivenessScorer
+    from services.faces.finder import FaceFinder
+    from services.faces.liveness import LivenessScorer
 
 logger = logging.getLogger(__name__)
 
@@ -247,12 +247,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> tuple[FaceFinder, LivenessScorer]:
-    from services.detector.liveness import LivenessScorer
-    from services.detector.main import build_finder
-    from services.detector.settings import DetectorSettings
+    from services.faces.factory import build_finder
+    from services.faces.liveness import LivenessScorer
+    from services.faces.settings import FaceSettings
 
     overrides = {"attendance_models_dir": args.models_dir, "detector_model": args.detector}
-    settings = DetectorSettings.from_env(
+    settings = FaceSettings.from_env(
         **{name: value for name, value in overrides.items() if value is not None}
     )
     scorer = LivenessScorer(settings.attendance_models_dir)
