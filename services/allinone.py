@@ -34,13 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from services.capture.preflight import camera_present, check_source
 from services.common.preflight import (
-    camera_present,
     check_account_password,
     check_enroll_dir,
     check_folder_is_usable,
     check_port_free,
-    check_source,
     enrolment_folders,
     required_model_files,
 )
@@ -191,7 +190,7 @@ def first_admin_password(users, data_dir: Path) -> str | None:
     shows it the next time instead of losing it. None when an admin exists and no kept
     password still opens it.
     """
-    from services.web.users import AccountError
+    from services.common.domain.accounts import AccountError
 
     path = data_dir / ADMIN_PASSWORD_FILE
     kept = _read_stripped(path)
@@ -558,7 +557,7 @@ class AllInOne:
 
         password = None
         if not web_settings.web_admin_password:
-            from services.web.users import UserStore
+            from services.common.storage.accounts import UserStore
 
             password = first_admin_password(UserStore(db), data_dir)
         self.start_web(

@@ -63,8 +63,8 @@ def _ensure_model_files(settings) -> None:
 
 def _capture(args: argparse.Namespace) -> int:
     from services.capture.main import main
+    from services.capture.preflight import check_source
     from services.capture.settings import CaptureSettings
-    from services.common.preflight import check_source
 
     overrides = {
         "capture_source": args.source,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import sys
 from pathlib import Path
 
 from services.common.model_files import (
@@ -95,67 +94,12 @@ def check_enroll_dir(path: Path, name: str = "--enroll-dir") -> None:
         )
 
 
-def check_source(raw: str, name: str) -> None:
-    """A capture source can be used: a camera that exists, a video that reads, a folder with
-    images, or a stream URL with a known scheme (a stream itself is only tried when opened)."""
-    from services.capture.sources import IMAGE_SUFFIXES, SourceError, parse_source
-
-    if name == "--video":
-        check_video(Path(raw), name)
-        return
-    try:
-        spec = parse_source(raw)
-    except SourceError as exc:
-        raise SettingsError(f"{name}: {exc}") from None
-    if spec.kind == "camera":
-        if not camera_present(int(spec.location)):
-            raise SettingsError(f"{name} {spec.location}: no camera with that index")
-    elif spec.kind == "file":
-        check_video(Path(spec.location), name)
-    elif spec.kind == "folder" and not any(
-        p.suffix.lower() in IMAGE_SUFFIXES for p in Path(spec.location).iterdir()
-    ):
-        raise SettingsError(f"{name} {spec.shown}: the folder holds no image")
-
-
-def check_video(path: Path, name: str) -> None:
-    """The file exists and OpenCV reads a first frame from it."""
-    if not path.is_file():
-        raise SettingsError(f"{name} {path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise SettingsError(f"{name} {path}: no permission to read it")
-    import cv2
-
-    video = cv2.VideoCapture(str(path))
-    try:
-        readable = video.isOpened() and video.read()[0]
-    finally:
-        video.release()
-    if not readable:
-        raise SettingsError(f"{name} {path}: not a video OpenCV can read")
-
-
-def camera_present(index: int) -> bool:
-    """Whether camera ``index`` exists. On Linux its device node says so at no cost; elsewhere
-    OpenCV opens it (quietly: a missing camera is an expected answer here, not an error)."""
-    if sys.platform.startswith("linux"):
-        return Path(f"/dev/video{index}").exists()
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    import cv2
-
-    camera = cv2.VideoCapture(index)
-    try:
-        return bool(camera.isOpened())
-    finally:
-        camera.release()
-
-
 def check_account_password(password: str | None, account: str, variable: str) -> None:
     """A password setting that creates an account follows the account rules (12+ characters,
     not a common one), so a weak one stops the start before anything loads."""
     if not password:
         return
-    from services.web.passwords import WeakPassword, check_password
+    from services.common.domain.passwords import WeakPassword, check_password
 
     try:
         check_password(password, account)

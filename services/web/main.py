@@ -16,13 +16,13 @@ from services.common.cache import RedisCache
 from services.common.preflight import check_account_password
 from services.common.runtime import configure_logging, connect_bus
 from services.common.settings import SettingsError
+from services.common.storage.accounts import UserStore
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.web.app import create_app
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.server import serve_until_signalled
 from services.web.settings import WebSettings
-from services.web.users import UserStore
 
 logger = logging.getLogger(__name__)
 

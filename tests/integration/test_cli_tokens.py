@@ -7,8 +7,8 @@ import pytest
 
 from services import cli
 from services.allinone import MONGO_FOLDER, MongoWireServer
+from services.common.storage.accounts import UserStore
 from services.common.storage.mongo import connect
-from services.web.users import UserStore
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from services.allinone import (
     forget_first_admin_password,
 )
 from services.common.settings import SettingsError
-from services.web.users import UserStore
+from services.common.storage.accounts import UserStore
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 from PIL import Image
-from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.cache import InMemoryCache
 from services.common.contracts import EnrolmentRequest
@@ -25,6 +24,7 @@ from services.faces.finder import FoundFace
 from services.faces.quality import QualityGate
 from services.recognizer.enrolment import Enroller
 from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

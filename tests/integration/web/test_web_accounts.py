@@ -236,7 +236,7 @@ def test_a_changed_admin_password_in_the_settings_is_ignored_with_one_warning(
 ):
     stored = mongo_db.users.find_one({"_id": "admin"})["password_hash"]
     changed = settings.model_copy(update={"web_admin_password": "a-rotated-admin-secret"})
-    with caplog.at_level(logging.WARNING, logger="services.web.users"):
+    with caplog.at_level(logging.WARNING, logger="services.common.storage.accounts"):
         second = create_app(changed, db=mongo_db, cache=cache, bus=bus, start_live=False)
     warnings = [r.getMessage() for r in caplog.records if "WEB_ADMIN_PASSWORD" in r.getMessage()]
     assert len(warnings) == 1
@@ -248,6 +248,6 @@ def test_a_changed_admin_password_in_the_settings_is_ignored_with_one_warning(
 def test_an_unchanged_admin_password_in_the_settings_logs_nothing(
     app, settings, mongo_db, cache, bus, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="services.web.users"):
+    with caplog.at_level(logging.WARNING, logger="services.common.storage.accounts"):
         create_app(settings, db=mongo_db, cache=cache, bus=bus, start_live=False)
     assert not [r for r in caplog.records if "WEB_ADMIN_PASSWORD" in r.getMessage()]

@@ -9,7 +9,6 @@ from datetime import timedelta
 import cv2
 import numpy as np
 import pytest
-from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.contracts import FaceMessage, FaceQualityReport
@@ -18,6 +17,7 @@ from services.detector.service import Detector
 from services.faces.finder import FoundFace
 from services.faces.quality import assess
 from tests.fixtures.bus import face, frame
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 from services.common.bus.base import QueueFull
 from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
@@ -23,6 +22,7 @@ from services.detector.tracking import IouTracker
 from services.faces.finder import FoundFace
 from services.faces.quality import QualityGate
 from tests.fixtures.bus import frame
+from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = pytest.mark.unit
 
