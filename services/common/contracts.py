@@ -116,6 +116,31 @@ class FaceQualityReport(BaseModel):
     nose_height: float
 
 
+class TrackLiveness(BaseModel):
+    """A track's liveness so far, as its detector measured it: every face of the track the
+    quality gate let through was scored (services/faces/liveness.py), sent or not.
+
+    The detector sends only a few faces of a track, but judges liveness on all of them; this
+    summary travels with each face sent and with the track's end, so that the recognizer
+    decides on every scored face, not on the few it embeds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Faces of the track scored, and how many of them reached ``threshold``.
+    scored: Annotated[int, Field(ge=1)]
+    live: Annotated[int, Field(ge=0)]
+    # Mean of the scores, each in [0, 1] (the mean of the two networks' "live" probabilities).
+    mean_score: Annotated[float, Field(ge=0.0, le=1.0)]
+    # The detector's LIVENESS_THRESHOLD, at which ``live`` was counted.
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)]
+
+    @model_validator(mode="after")
+    def _live_faces_were_scored(self) -> TrackLiveness:
+        if self.live > self.scored:
+            raise ValueError(f"{self.live} live faces of {self.scored} scored")
+        return self
+
+
 class FaceMessage(Message):
     """One detected, aligned face and the frame snapshot it came from."""
 
@@ -136,6 +161,10 @@ class FaceMessage(Message):
     snapshot_jpeg: bytes
     # Set by detectors that measure it; a face without it is judged (older detectors).
     quality: Annotated[FaceQualityReport | None, AddedLater] = None
+    # This face's liveness score in [0, 1]; None: not scored (liveness off, older detectors).
+    liveness: Annotated[Annotated[float, Field(ge=0.0, le=1.0)] | None, AddedLater] = None
+    # The track's liveness up to and including this face (None: not scored).
+    track_liveness: Annotated[TrackLiveness | None, AddedLater] = None
 
 
 TrackEndReason = Literal["gap", "max_age", "idle", "stopped"]
@@ -160,6 +189,8 @@ class TrackEndMessage(Message):
     # Faces of the track the detector sent for recognition.
     faces_sent: Annotated[int, Field(ge=0)]
     reason: TrackEndReason
+    # The track's final liveness, every scored face counted (None: not scored).
+    liveness: Annotated[TrackLiveness | None, AddedLater] = None
 
 
 def _face_event_tag(value: Any) -> str | None:
@@ -193,8 +224,41 @@ class FaceEvent:
         return _FACE_EVENT.validate_json(body)
 
 
+LivenessVerdict = Literal["live", "attack", "undecided"]
+# What was done about an attack track: ``blocked``, no attendance (the sighting names nobody);
+# ``flagged``, attendance recorded but marked.
+SpoofAction = Literal["blocked", "flagged"]
+
+
+class SightingLiveness(BaseModel):
+    """The liveness verdict on a sighting's track (services/recognizer/liveness_verdict.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    verdict: LivenessVerdict
+    # The mean score of the track's scored faces, and how many there were.
+    mean_score: Annotated[float, Field(ge=0.0, le=1.0)]
+    faces_scored: Annotated[int, Field(ge=1)]
+    # Set on attack tracks only.
+    action: SpoofAction | None = None
+    # A blocked sighting names nobody (it must never count as the person); whom its face
+    # resembled is told here, for the spoof attempt.
+    resembled_employee_id: Identifier | None = None
+    resembled_employee_name: str | None = None
+
+    @model_validator(mode="after")
+    def _an_action_only_for_attacks(self) -> SightingLiveness:
+        if (self.action is not None) != (self.verdict == "attack"):
+            raise ValueError(f"action {self.action!r} does not go with verdict {self.verdict!r}")
+        return self
+
+
 class SightingMessage(Message):
-    """A recognised (or unrecognised) face: the input of the attendance rules."""
+    """A recognised (or unrecognised) face: the input of the attendance rules.
+
+    ``liveness`` (added later) is the track's liveness verdict when it was scored. A sighting
+    whose ``liveness.action`` is ``blocked`` is a spoof attempt, not a sighting: it names no
+    employee and makes no attendance; ``flagged`` is an ordinary sighting that is marked.
+    """
 
     kind: ClassVar[str] = "sighting"
     # Derived from the face id, so a redelivered face yields the same sighting id.
@@ -212,10 +276,25 @@ class SightingMessage(Message):
     model_id: str
     snapshot_jpeg: bytes
     face_jpeg: bytes
+    liveness: Annotated[SightingLiveness | None, AddedLater] = None
+
+    @model_validator(mode="after")
+    def _a_blocked_sighting_names_nobody(self) -> SightingMessage:
+        if self.is_blocked and self.employee_id is not None:
+            raise ValueError("a blocked (spoof) sighting must not name an employee")
+        return self
 
     @property
     def is_known(self) -> bool:
         return self.employee_id is not None
+
+    @property
+    def is_attack(self) -> bool:
+        return self.liveness is not None and self.liveness.verdict == "attack"
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.liveness is not None and self.liveness.action == "blocked"
 
 
 class EnrolmentRequest(Message):
@@ -264,10 +343,20 @@ class EnrolmentResult(Message):
     face_box: Annotated[BoundingBox | None, AddedLater] = None
     # With error_code "face_already_enrolled": the employee the face already belongs to.
     conflicting_employee_id: Annotated[Identifier | None, AddedLater] = None
+    # A preview's liveness score of the photo's face, and a hint when it looks like a photo
+    # of a screen or a print (enrolment photos are never refused for it: ID photos often are).
+    liveness_score: Annotated[Annotated[float, Field(ge=0.0, le=1.0)] | None, AddedLater] = None
+    liveness_hint: Annotated[str | None, AddedLater] = None
 
 
 class AttendanceEvent(Message):
-    """Published by the recorder after it stored a known sighting (drives live views)."""
+    """Published by the recorder after it stored a known sighting (drives live views).
+
+    ``refused`` (added later; a consumer built before it refuses the event rather than take
+    it for attendance): a track of the employee's face that the liveness check blocked, so a
+    kiosk does not greet it; ``record_id`` is then the spoof attempt's id, and no attendance
+    was recorded.
+    """
 
     kind: ClassVar[str] = "attendance_event"
     sighting_id: Identifier
@@ -277,4 +366,4 @@ class AttendanceEvent(Message):
     camera_id: Identifier
     seen_at: UtcDatetime
     day: str
-    event: Literal["arrival", "departure", "seen"]
+    event: Literal["arrival", "departure", "seen", "refused"]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.contracts import Identifier, UtcDatetime
+from services.common.contracts import Identifier, SpoofAction, UtcDatetime
 from services.common.storage.mongo import Document, MongoDatabase
 from services.common.storage.pictures import PictureStore
 
@@ -27,8 +27,6 @@ PICTURE_OWNER = "spoof-attempts"
 # Largest page an admin can ask for; the page shows 24.
 MAX_PAGE_SIZE = 200
 _ATTEMPT_NAMESPACE = uuid.UUID("6c1d3f1e-6a2b-4e55-9a57-3b1f5c0e2d41")
-
-SpoofAction = Literal["blocked", "flagged"]
 
 
 def attempt_id_for(camera_id: str, track_id: str) -> str:
