@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from services.recognizer.matching import GalleryMatrix, match
+from services.common.gallery_matrix import GalleryMatrix
+from services.recognizer.matching import match
 
 EMBEDDING_SIZE = 512
 CROP_SIZE = 160

@@ -18,8 +18,8 @@ import numpy as np
 
 from services.common.cache import KeyValueCache
 from services.common.domain.enrolment import EMBEDDING_SIZE
+from services.common.gallery_matrix import GalleryMatrix
 from services.common.storage.employees import EmployeeRepository
-from services.recognizer.matching import GalleryMatrix
 
 logger = logging.getLogger(__name__)
 

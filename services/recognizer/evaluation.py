@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD, GalleryMatrix, match
+from services.common.gallery_matrix import GalleryMatrix
+from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD, match
 from services.recognizer.verification_metrics import (
     INTERVAL_LEVEL,
     PairScores,

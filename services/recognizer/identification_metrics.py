@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.recognizer.matching import GalleryMatrix, Match, match
+from services.common.gallery_matrix import GalleryMatrix
+from services.recognizer.matching import Match, match
 from services.recognizer.verification_metrics import tar_at_far
 
 FPIR_LEVELS = ("0.01", "0.001")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from services.common.gallery_matrix import GalleryMatrix
 from services.recognizer.identification_metrics import FPIR_LEVELS, fnir_at_fpir
 from services.recognizer.lfw_protocol import read_pairs
-from services.recognizer.matching import GalleryMatrix
 
 PHOTO_COUNTS = (1, 2, 3)
 FUSIONS = ("best", "mean")

@@ -16,7 +16,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from services.recognizer.matching import GalleryMatrix, Match, match
+from services.common.gallery_matrix import GalleryMatrix
+from services.recognizer.matching import Match, match
 
 Fusion = Literal["mean", "best"]
 FUSIONS: tuple[str, ...] = get_args(Fusion)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from services.recognizer.matching import GalleryMatrix, closest_employee, match
+from services.common.gallery_matrix import GalleryMatrix
+from services.recognizer.matching import closest_employee, match
 
 pytestmark = pytest.mark.unit
 

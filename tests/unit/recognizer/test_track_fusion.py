@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.recognizer.matching import GalleryMatrix
+from services.common.gallery_matrix import GalleryMatrix
 from services.recognizer.track_fusion import fused_embedding, track_verdict
 
 pytestmark = pytest.mark.unit
