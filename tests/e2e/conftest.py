@@ -66,6 +66,18 @@ def consumers_of(rabbitmq_url: str, channel, prefix: str) -> int:
 
 
 @pytest.fixture
+def frames_waiting(rabbitmq_url, bus_prefix):
+    """Frames waiting in the detectors' own queues (a camera cannot see into them: only the
+    detector that owns a queue, and rabbitmqctl)."""
+
+    def waiting() -> int:
+        queues = consumer_queues(rabbitmq_url, FRAMES, bus_prefix)
+        return sum(ready for ready, _ in queues.values())
+
+    return waiting
+
+
+@pytest.fixture
 def wait_for_consumers(rabbitmq_url, bus_prefix):
     def wait(*channels, timeout: float = 120.0, at_least: int = 1) -> None:
         for channel in channels or (FRAMES, FACES, SIGHTINGS):
