@@ -5,9 +5,13 @@ camera shows no face of it for ``max_gap_s`` (judged by the frames' capture time
 running behind does not split a walk-by the camera saw whole), or once it is ``max_age_s`` old:
 a person who stays in view is then followed by a new track, and so decided on again.
 
-Tracks are local to one detector process: with several detectors sharing a camera's frames,
-each sees some of them and a walk-by splits into several tracks (more faces embedded, more
-decisions), until frames are routed to detectors by camera (issue 12, item 2).
+Tracks are local to one detector process, which is why the bus routes frames by camera: every
+frame of a camera goes to one detector at a time (RabbitMQ's consistent-hash exchange, the
+camera id as key; see the FRAMES channel), so that detector sees the whole walk-by. A camera
+moves to another detector only when its detector goes (its tracks end with it, and the new
+owner starts new ones) or when a detector joins and takes over a share of the cameras (the
+tracks it took over are left to end by the idle-camera sweep of the old owner, and the new
+owner starts new ones).
 """
 
 from __future__ import annotations
