@@ -15,6 +15,8 @@ from pathlib import Path
 from services.common.model_files import (
     FACENET_CASIA,
     FULL_RANGE_DETECTOR,
+    LIVENESS_V1SE,
+    LIVENESS_V2,
     SHORT_RANGE_DETECTOR,
 )
 from services.common.settings import SettingsError
@@ -109,8 +111,12 @@ def check_account_password(password: str | None, account: str, variable: str) ->
 
 def required_model_files(settings: object) -> list[str]:
     """The model files a detector or recognizer with these settings loads from the models
-    folder (FaceNet weights named by FACENET_WEIGHTS or FACENET_PRETRAINED come from elsewhere)."""
+    folder (FaceNet weights named by FACENET_WEIGHTS or FACENET_PRETRAINED come from elsewhere).
+    With LIVENESS on, the two liveness networks: the detector scores camera faces with them and
+    the recognizer judges enrolment previews."""
     names = [DETECTOR_FILES[settings.detector_model]]  # type: ignore[attr-defined]
+    if getattr(settings, "liveness", "off") != "off":
+        names += [LIVENESS_V2, LIVENESS_V1SE]
     weights = getattr(settings, "facenet_weights", None)
     pretrained = getattr(settings, "facenet_pretrained", None)
     if weights is not None:

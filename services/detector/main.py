@@ -26,7 +26,13 @@ def build(
     idle_sweep_s: float | None = 0.5,
 ) -> Detector:
     """The detector service; ``idle_sweep_s`` None: no thread ends the tracks of silent
-    cameras (the caller drives the detector, as the bench does)."""
+    cameras (the caller drives the detector, as the bench does). Unless LIVENESS is ``off``,
+    it loads the liveness networks."""
+    liveness = None
+    if settings.liveness != "off":
+        from services.faces.liveness import LivenessScorer
+
+        liveness = LivenessScorer(settings.attendance_models_dir)
     return Detector(
         bus,
         finder or build_finder(settings),
@@ -35,6 +41,8 @@ def build(
         selection=settings.selection_policy,
         tracker=settings.tracker(),
         idle_sweep_s=idle_sweep_s,
+        liveness=liveness,
+        liveness_threshold=settings.liveness_threshold,
     )
 
 
@@ -43,6 +51,12 @@ def main(settings: DetectorSettings | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     # Check first (downloading a missing model file), then connect and load.
     ensure_models(required_model_files(settings), settings.attendance_models_dir)
+    if settings.liveness != "off":
+        import torch
+
+        # One thread, as the recognizer: the detector shares the machine's cores with it, and
+        # two torch threads collapse when another process takes a core (README, "Performance").
+        torch.set_num_threads(1)
     bus = connect_bus(settings)
     detector = None
     try:

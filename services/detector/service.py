@@ -1,5 +1,10 @@
 """The detector: turns camera frames into aligned face crops, follows them as tracks, and sends
-the best few faces of each track for recognition, then the track's end."""
+the best few faces of each track for recognition, then the track's end.
+
+With a liveness scorer it also scores every face of a frame the quality gate lets through (one
+batch per frame, nothing run on frames without such a face), keeps each track's tally
+(:mod:`services.detector.track_liveness`) and sends it with each face sent and with the end.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from prometheus_client import Counter
@@ -21,15 +27,21 @@ from services.common.contracts import (
     FaceQualityReport,
     FrameMessage,
     TrackEndMessage,
+    TrackLiveness,
     new_id,
 )
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.metrics import FACES_DETECTED, FRAMES_PROCESSED
+from services.detector.track_liveness import LivenessTally
 from services.detector.track_selection import SelectionPolicy, TrackSelection
 from services.detector.tracking import EndedTrack, IouTracker
 from services.faces.finder import FaceFinder, FoundFace
-from services.faces.quality import QualityGate, assess
+from services.faces.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
+from services.faces.quality import QualityGate, Refusal, assess
 from services.faces.quality_score import face_score
+
+if TYPE_CHECKING:
+    from services.faces.liveness import LivenessScorer
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +64,11 @@ class _Observed:
     rgb: np.ndarray
     found: list[FoundFace]
     track_ids: list[str]
+    qualities: list[FaceQualityReport]
+    # Why the quality gate refused each face (None: judged).
+    refusals: list[Refusal | None]
+    # Each judged face's liveness score (None: refused by the gate, or no scorer).
+    liveness: list[float | None]
 
 
 class Detector:
@@ -65,10 +82,13 @@ class Detector:
         selection: SelectionPolicy | None = None,
         tracker: IouTracker | None = None,
         idle_sweep_s: float | None = 0.5,
+        liveness: LivenessScorer | None = None,
+        liveness_threshold: float = DEFAULT_LIVENESS_THRESHOLD,
     ) -> None:
         """``quality_gate``: faces it refuses are not sent (None: every face is). With
         ``idle_sweep_s``, :meth:`start` runs a thread that ends the tracks of cameras whose
-        frames stopped coming, checking that often."""
+        frames stopped coming, checking that often. With ``liveness``, the faces the gate lets
+        through are scored and counted live at ``liveness_threshold`` per track."""
         self._bus = bus
         self._finder = finder
         self._snapshot_max_side = snapshot_max_side
@@ -79,6 +99,9 @@ class Detector:
         # The tracker, the selections and the pending ends are shared with the sweeper thread.
         self._lock = threading.RLock()
         self._selections: dict[tuple[str, str], TrackSelection] = {}
+        self._liveness = liveness
+        self._liveness_threshold = liveness_threshold
+        self._tallies: dict[tuple[str, str], LivenessTally] = {}
         self._pending_ends: list[EndedTrack] = []
         # Detector clock (monotonic) at which each camera's latest frame was handled.
         self._last_frame_at: dict[str, float] = {}
@@ -115,10 +138,7 @@ class Detector:
         if observed is None:
             return []
         snapshot = self._snapshot(observed.rgb)
-        return [
-            self._message(observed, index, snapshot, quality_report(face))
-            for index, face in enumerate(observed.found)
-        ]
+        return [self._message(observed, index, snapshot) for index in range(len(observed.found))]
 
     def sweep(self, now: float | None = None) -> None:
         """End the tracks of cameras that sent no frame for the tracker's gap (by the
@@ -152,19 +172,46 @@ class Detector:
         if not found:
             logger.debug("no face in frame %s", frame.frame_id)
             return None
-        return _Observed(frame, rgb, found, track_ids)
+        qualities = [quality_report(face) for face in found]
+        refusals = [
+            self._gate.refusal(quality) if self._gate is not None else None for quality in qualities
+        ]
+        return _Observed(
+            frame, rgb, found, track_ids, qualities, refusals, self._score(rgb, found, refusals)
+        )
+
+    def _score(
+        self, rgb: np.ndarray, found: list[FoundFace], refusals: list[Refusal | None]
+    ) -> list[float | None]:
+        """The liveness of each face the gate lets through, all of them in one batch (outside
+        the lock: the sweeper need not wait for the networks)."""
+        scores: list[float | None] = [None] * len(found)
+        judged = [index for index, refusal in enumerate(refusals) if refusal is None]
+        if self._liveness is None or not judged:
+            return scores
+        for index, score in zip(
+            judged, self._liveness.score(rgb, [found[i].box for i in judged]), strict=True
+        ):
+            scores[index] = score
+        return scores
 
     def _send_best_faces(self, observed: _Observed) -> None:
         at = observed.frame.captured_at.timestamp()
         snapshot: bytes | None = None
         for index, face in enumerate(observed.found):
-            quality = quality_report(face)
-            refusal = self._gate.refusal(quality) if self._gate is not None else None
+            quality = observed.qualities[index]
+            refusal = observed.refusals[index]
             if refusal is not None:
                 FACES_NOT_SENT.labels(refusal.code).inc()
                 continue
             key = (observed.frame.camera_id, observed.track_ids[index])
             selection = self._selections.setdefault(key, TrackSelection())
+            liveness = observed.liveness[index]
+            tally = None
+            if liveness is not None:
+                tally = self._tallies.setdefault(key, LivenessTally(self._liveness_threshold))
+                # Every judged face counts, sent or not: the recognizer sees only a few.
+                tally.add(liveness)
             score = face_score(quality, face.score)
             skip = selection.skip_reason(score, at, self._policy)
             if skip is not None:
@@ -172,8 +219,11 @@ class Detector:
                 continue
             if snapshot is None:
                 snapshot = self._snapshot(observed.rgb)
+            message = self._message(
+                observed, index, snapshot, tally.summary() if tally is not None else None
+            )
             try:
-                self._bus.publish(FACES, self._message(observed, index, snapshot, quality))
+                self._bus.publish(FACES, message)
             except QueueFull:
                 # The recognizers are behind: this face is dropped, a later one of the track
                 # takes its place.
@@ -185,14 +235,17 @@ class Detector:
         """Publish the ends of tracks that sent faces (the others have nothing to decide)."""
         while self._pending_ends:
             ended = self._pending_ends[0]
-            selection = self._selections.get((ended.camera_id, ended.track_id))
+            key = (ended.camera_id, ended.track_id)
+            selection = self._selections.get(key)
             if selection is not None and selection.sent > 0:
+                tally = self._tallies.get(key)
                 message = TrackEndMessage(
                     camera_id=ended.camera_id,
                     track_id=ended.track_id,
                     last_seen_at=datetime.fromtimestamp(ended.last_seen, UTC),
                     faces_sent=selection.sent,
                     reason=ended.reason,
+                    liveness=tally.summary() if tally is not None else None,
                 )
                 try:
                     self._bus.publish(FACES, message)
@@ -200,13 +253,17 @@ class Detector:
                     if len(self._pending_ends) > MAX_PENDING_ENDS:
                         logger.warning("giving up the end of track %s: %s", ended.track_id, exc)
                         self._pending_ends.pop(0)
-                        self._selections.pop((ended.camera_id, ended.track_id), None)
+                        self._forget(key)
                         continue
                     logger.info("end of track %s waits (%s)", ended.track_id, exc)
                     return
                 TRACKS_ENDED.labels(ended.reason).inc()
             self._pending_ends.pop(0)
-            self._selections.pop((ended.camera_id, ended.track_id), None)
+            self._forget(key)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self._selections.pop(key, None)
+        self._tallies.pop(key, None)
 
     def _sweep_until_stopped(self) -> None:
         assert self._idle_sweep_s is not None
@@ -221,7 +278,10 @@ class Detector:
 
     @staticmethod
     def _message(
-        observed: _Observed, index: int, snapshot: bytes, quality: FaceQualityReport
+        observed: _Observed,
+        index: int,
+        snapshot: bytes,
+        track_liveness: TrackLiveness | None = None,
     ) -> FaceMessage:
         face, frame = observed.found[index], observed.frame
         return FaceMessage(
@@ -235,7 +295,9 @@ class Detector:
             crop_size=face.crop.shape[0],
             crop_rgb=np.ascontiguousarray(face.crop, dtype=np.uint8).tobytes(),
             snapshot_jpeg=snapshot,
-            quality=quality,
+            quality=observed.qualities[index],
+            liveness=observed.liveness[index],
+            track_liveness=track_liveness,
         )
 
 

@@ -6,10 +6,14 @@ from pydantic import Field, model_validator
 
 from services.detector.track_selection import SelectionPolicy
 from services.detector.tracking import IouTracker
+from services.faces.liveness_settings import LivenessSettings
 from services.faces.settings import FaceSettings
 
 
-class DetectorSettings(FaceSettings):
+class DetectorSettings(FaceSettings, LivenessSettings):
+    """LIVENESS (not ``off``): the faces the quality gate lets through are scored for liveness
+    and each track's tally, counted at LIVENESS_THRESHOLD, goes with its faces and its end."""
+
     snapshot_max_side: Annotated[int, Field(ge=64, le=4096)] = 640
     # A track ends after this long with no face of it (capture time), or when its camera sends
     # no frame for this long (the detector's clock).

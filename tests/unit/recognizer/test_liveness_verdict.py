@@ -93,3 +93,29 @@ def test_a_liveness_mode_other_than_off_flag_block_is_refused():
 
     with pytest.raises(SettingsError, match="LIVENESS"):
         LivenessSettings.from_env({"LIVENESS": "warn"})
+
+
+def test_an_ended_track_with_fewer_faces_than_the_minimum_is_judged_on_what_it_has():
+    assert track_verdict([0.01, 0.02], RULE, ended=True) is Verdict.ATTACK
+    assert track_verdict([0.99], RULE, ended=True) is Verdict.LIVE
+    assert track_verdict([], RULE, ended=True) is Verdict.UNDECIDED
+
+
+def test_a_detectors_summary_is_judged_by_its_counts_with_the_rules_share_and_minimum():
+    from services.common.contracts import TrackLiveness
+    from services.recognizer.liveness_verdict import summary_verdict
+
+    mostly_live = TrackLiveness(scored=10, live=6, mean_score=0.6, threshold=0.5)
+    mostly_print = TrackLiveness(scored=10, live=2, mean_score=0.2, threshold=0.5)
+    early = TrackLiveness(scored=2, live=0, mean_score=0.01, threshold=0.5)
+    assert summary_verdict(mostly_live, RULE) is Verdict.LIVE
+    assert summary_verdict(mostly_print, RULE) is Verdict.ATTACK
+    assert summary_verdict(early, RULE) is Verdict.UNDECIDED
+    assert summary_verdict(early, RULE, ended=True) is Verdict.ATTACK
+
+
+def test_more_live_faces_than_scored_is_an_error():
+    from services.recognizer.liveness_verdict import counts_verdict
+
+    with pytest.raises(ValueError, match="4 live faces of 3"):
+        counts_verdict(3, 4, RULE)
