@@ -154,7 +154,9 @@ def _close_channel(pika_channel: BlockingChannel) -> None:
         pika_channel.close()
 
 
-def declare_partition_exchange(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+def declare_partition_exchange(
+    pika_channel: BlockingChannel, channel: Channel[Any], prefix: str
+) -> str:
     """The consistent-hash exchange of a partitioned channel, fed by its ordinary exchange.
 
     Publishers need only the ordinary exchange (and so never the plugin): the consumers declare
@@ -179,7 +181,9 @@ def declare_partition_exchange(pika_channel: BlockingChannel, channel: Channel, 
     return name
 
 
-def declare_partitioned_queue(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+def declare_partitioned_queue(
+    pika_channel: BlockingChannel, channel: Channel[Any], prefix: str
+) -> str:
     """This consumer's own queue of a partitioned channel, with the channel's bounds.
 
     Exclusive and auto-deleted: when the consumer's connection goes (the process died, or the
@@ -196,7 +200,7 @@ def declare_partitioned_queue(pika_channel: BlockingChannel, channel: Channel, p
     return queue
 
 
-def retire_shared_queue(connection: BlockingConnection, channel: Channel, prefix: str) -> None:
+def retire_shared_queue(connection: BlockingConnection, channel: Channel[Any], prefix: str) -> None:
     """Delete the shared work queue an earlier version declared for a channel that is now
     partitioned, unless something still consumes it: it would keep collecting messages that
     nobody reads."""
