@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
+from datetime import date, datetime
+from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
 
-from services.common.domain.enrolment import FacePreview
 from services.common.storage.employees import Employee
 from services.common.storage.sightings import LoggedSighting
 from services.common.workday import Correction
@@ -17,6 +17,7 @@ from services.web import (
     frames,
     period,
     queries,
+    responses,
     unknown_groups,
     views,
 )
@@ -57,88 +58,74 @@ from services.web.inputs import FORM, JSON, MULTIPART, accepts, parse_form
 from services.web.live import event_json
 from services.web.openapi import build_document
 from services.web.period import PeriodRow, PersonSummary
+from services.web.responses import answer, responds
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _iso(moment) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def employee_json(c: WebContext, employee: Employee) -> dict:
-    return {
-        "employee_id": employee.employee_id,
-        "name": employee.name,
-        "registered_at": employee.created_at.isoformat(),
-        "photo_ids": list(employee.photo_ids),
-        "photo_urls": [f"/api/v1/pictures/{p}" for p in employee.photo_ids],
-    }
+def employee_json(employee: Employee) -> dict[str, Any]:
+    return responses.Employee.of(employee).model_dump(mode="json")
 
 
-def preview_json(preview: FacePreview) -> dict:
-    # A data URL is shown by an <img> as is (the CSP allows data: images) and is never stored.
-    encoded = base64.b64encode(preview.face_jpeg).decode("ascii")
-    return {
-        "face_data_url": f"data:image/jpeg;base64,{encoded}",
-        "face_box": preview.box.as_dict(),
-    }
-
-
-def _local_iso(c: WebContext, moment) -> str | None:
+def _local_iso(c: WebContext, moment: datetime | None) -> str | None:
     return moment.astimezone(c.zone).isoformat() if moment is not None else None
 
 
-def correction_json(c: WebContext, correction: Correction | None) -> dict | None:
+def correction_model(c: WebContext, correction: Correction | None) -> responses.Correction | None:
     if correction is None:
         return None
-    return {
+    return responses.Correction(
         **corrections.describe(correction, c),
-        "reason": correction.reason,
-        "by": correction.made_by,
-        "at": _iso(correction.made_at),
-    }
+        reason=correction.reason,
+        by=correction.made_by,
+        at=_iso(correction.made_at),
+    )
 
 
-def row_json(c: WebContext, row: PeriodRow) -> dict:
+def row_model(c: WebContext, row: PeriodRow) -> responses.AttendanceRow:
     facts = row.facts
-    return {
-        "employee_id": row.employee_id,
-        "employee_name": row.employee_name,
-        "day": row.day.isoformat(),
-        "status": row.status,
-        "record_id": row.record_id,
-        "arrival": _local_iso(c, facts.arrival),
-        "arrival_picture_id": row.arrival_picture,
-        "arrival_camera_id": row.arrival_camera,
-        "departure": _local_iso(c, facts.departure),
-        "departure_picture_id": row.departure_picture,
-        "departure_camera_id": row.departure_camera,
-        "last_seen": _local_iso(c, facts.last_seen),
-        "presence": facts.presence,
-        "departure_label": facts.departure_label,
-        "hours": round(facts.hours.total_seconds() / 3600, 2) if facts.hours else None,
-        "late_minutes": int(facts.late_by.total_seconds() // 60) if facts.late_by else None,
-        "holiday": row.holiday,
-        "corrected": facts.corrected,
-        "arrival_corrected": facts.arrival_corrected,
-        "departure_corrected": facts.departure_corrected,
-        "correction": correction_json(c, facts.correction),
-    }
+    return responses.AttendanceRow(
+        employee_id=row.employee_id,
+        employee_name=row.employee_name,
+        day=row.day.isoformat(),
+        status=row.status,
+        record_id=row.record_id,
+        arrival=_local_iso(c, facts.arrival),
+        arrival_picture_id=row.arrival_picture,
+        arrival_camera_id=row.arrival_camera,
+        departure=_local_iso(c, facts.departure),
+        departure_picture_id=row.departure_picture,
+        departure_camera_id=row.departure_camera,
+        last_seen=_local_iso(c, facts.last_seen),
+        presence=facts.presence,
+        departure_label=facts.departure_label,
+        hours=round(facts.hours.total_seconds() / 3600, 2) if facts.hours else None,
+        late_minutes=int(facts.late_by.total_seconds() // 60) if facts.late_by else None,
+        holiday=row.holiday,
+        corrected=facts.corrected,
+        arrival_corrected=facts.arrival_corrected,
+        departure_corrected=facts.departure_corrected,
+        correction=correction_model(c, facts.correction),
+    )
 
 
-def totals_json(summary: PersonSummary) -> dict:
+def totals_model(summary: PersonSummary) -> responses.PersonTotals:
     t = summary.totals
-    return {
-        "employee_id": summary.employee_id,
-        "employee_name": summary.employee_name,
-        "days_present": t.days_present,
-        "late_arrivals": t.late_arrivals,
-        "absences": t.absences,
-        "leave_days": t.leave_days,
-        "remote_days": t.remote_days,
-        "hours": t.hours_decimal,
-        "corrected_days": t.corrected_days,
-    }
+    return responses.PersonTotals(
+        employee_id=summary.employee_id,
+        employee_name=summary.employee_name,
+        days_present=t.days_present,
+        late_arrivals=t.late_arrivals,
+        absences=t.absences,
+        leave_days=t.leave_days,
+        remote_days=t.remote_days,
+        hours=t.hours_decimal,
+        corrected_days=t.corrected_days,
+    )
 
 
 def sighting_json(c: WebContext, sighting: LoggedSighting) -> dict:
@@ -186,27 +173,31 @@ def me():
 
 @bp.get("/employees")
 @accepts(query=EmployeeListQuery)
+@responds(responses.EmployeeList)
 def list_employees(query: EmployeeListQuery):
     """All employees with today's status and last sighting; ``q`` filters by name (suggestions)."""
     c = ctx()
     text = query.q.strip()
+    items: list[responses.EmployeeSummary | responses.Employee]
     if text:
-        return jsonify(
-            {"employees": [employee_json(c, e) for e in c.employees.search(text, query.limit)]}
-        )
-    items = []
-    for summary in queries.employee_summaries(c):
-        item = employee_json(c, summary.employee)
-        item["last_seen"] = _iso(summary.last_seen)
-        item["today_status"] = summary.today_status
-        item["presence"] = summary.presence
-        items.append(item)
-    return jsonify({"employees": items})
+        items = [responses.Employee.of(e) for e in c.employees.search(text, query.limit)]
+    else:
+        items = [
+            responses.EmployeeSummary(
+                **responses.Employee.fields_of(summary.employee),
+                last_seen=_iso(summary.last_seen),
+                today_status=summary.today_status,
+                presence=summary.presence,
+            )
+            for summary in queries.employee_summaries(c)
+        ]
+    return answer(responses.EmployeeList(employees=items))
 
 
 @bp.post("/employees")
 @require_role("admin")
 @accepts(body=EnrolmentForm, media=(MULTIPART, FORM), files=PHOTO_FILES)
+@responds(responses.Employee)
 def create_employee(body: EnrolmentForm):
     """Register an employee: multipart form with ``name`` and one or more ``photo`` files, or
     ``camera_id`` instead of files to use that camera's latest live frame.
@@ -221,12 +212,13 @@ def create_employee(body: EnrolmentForm):
     employee = actions.enrol_employee(
         c, body.name, photos, allow_duplicate_face=body.allow_duplicate_face
     )
-    return jsonify(employee_json(c, employee)), 201
+    return answer(responses.Employee.of(employee), 201)
 
 
 @bp.post("/employees/preview")
 @require_role("admin")
 @accepts(body=PreviewForm, media=(MULTIPART, FORM), files={"photo": "One photo"})
+@responds(responses.FacePreview)
 def preview_employee_face(body: PreviewForm):
     """Show the face a registration would take from a photo, storing nothing.
 
@@ -238,15 +230,16 @@ def preview_employee_face(body: PreviewForm):
     """
     c = ctx()
     photos = actions.enrolment_photos(c, request.files.getlist("photo"), body.camera_id)
-    return jsonify(preview_json(actions.preview_face(c, photos)))
+    return answer(responses.FacePreview.of(actions.preview_face(c, photos)))
 
 
 @bp.get("/employees/<employee_id>")
 @accepts(path=EmployeePath)
+@responds(responses.Employee)
 def get_employee(employee_id: str):
     """One employee."""
     c = ctx()
-    return jsonify(employee_json(c, actions.require_employee(c, employee_id)))
+    return answer(responses.Employee.of(actions.require_employee(c, employee_id)))
 
 
 @bp.delete("/employees/<employee_id>")
@@ -268,6 +261,7 @@ def delete_employee(employee_id: str):
 @bp.post("/employees/<employee_id>/photos")
 @require_role("admin")
 @accepts(path=EmployeePath, body=AddPhotosForm, media=(MULTIPART,), files=PHOTO_FILES)
+@responds(responses.Employee)
 def add_employee_photos(employee_id: str, body: AddPhotosForm):
     """Add enrolment photos (multipart ``photo`` files) to an employee."""
     c = ctx()
@@ -278,11 +272,12 @@ def add_employee_photos(employee_id: str, body: AddPhotosForm):
         actions.read_photos(request.files.getlist("photo")),
         allow_duplicate_face=body.allow_duplicate_face,
     )
-    return jsonify(employee_json(c, employee))
+    return answer(responses.Employee.of(employee))
 
 
 @bp.get("/employees/<employee_id>/attendance")
 @accepts(path=EmployeePath, query=DateRangeQuery)
+@responds(responses.EmployeeAttendance)
 def employee_attendance(employee_id: str, query: DateRangeQuery):
     """An employee's days, newest first: arrival, departure, hours, status, corrections.
 
@@ -292,37 +287,39 @@ def employee_attendance(employee_id: str, query: DateRangeQuery):
     employee = actions.require_employee(c, employee_id)
     first, last = queries.date_range(c, query.first, query.last, 31)
     found = period.build_period(c, first, last, employee.employee_id)
-    return jsonify(
-        {
-            "employee": employee_json(c, employee),
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "time_zone": c.settings.site_timezone,
-            "days": [row_json(c, r) for r in reversed(found.rows)],
-            "totals": totals_json(found.summaries[0]) if found.summaries else None,
-        }
+    return answer(
+        responses.EmployeeAttendance(
+            employee=responses.Employee.of(employee),
+            first=first.isoformat(),
+            last=last.isoformat(),
+            time_zone=c.settings.site_timezone,
+            days=[row_model(c, r) for r in reversed(found.rows)],
+            totals=totals_model(found.summaries[0]) if found.summaries else None,
+        )
     )
 
 
 @bp.get("/attendance/<day>")
 @accepts(path=DayPath)
-def attendance_day(day):
+@responds(responses.AttendanceDay)
+def attendance_day(day: date | Literal["today"]):
     """Every employee's arrival and departure on a day (``today`` or YYYY-MM-DD)."""
     c = ctx()
     when = queries.resolve_day(c, day)
     rows = queries.day_rows(c, when)
-    return jsonify(
-        {
-            "day": when.isoformat(),
-            "time_zone": c.settings.site_timezone,
-            "head_count": queries.head_count(rows, len(c.employees.list_all())).present,
-            "rows": [row_json(c, r) for r in rows],
-        }
+    return answer(
+        responses.AttendanceDay(
+            day=when.isoformat(),
+            time_zone=c.settings.site_timezone,
+            head_count=queries.head_count(rows, len(c.employees.list_all())).present,
+            rows=[row_model(c, r) for r in rows],
+        )
     )
 
 
 @bp.get("/attendance")
 @accepts(query=PeriodQuery)
+@responds(responses.AttendancePeriod)
 def attendance_period(query: PeriodQuery):
     """Attendance over a period: one row per person per day, and each person's totals.
 
@@ -335,17 +332,17 @@ def attendance_period(query: PeriodQuery):
     found, first, last = views.period_for(c, query)
     rows = period.sort_rows(found.rows, query.sort, query.order == "desc")
     start = (query.page - 1) * period.PAGE_SIZE
-    return jsonify(
-        {
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "time_zone": c.settings.site_timezone,
-            "page": query.page,
-            "pages": found.pages(),
-            "total_rows": len(rows),
-            "rows": [row_json(c, r) for r in rows[start : start + period.PAGE_SIZE]],
-            "totals": [totals_json(s) for s in found.summaries],
-        }
+    return answer(
+        responses.AttendancePeriod(
+            first=first.isoformat(),
+            last=last.isoformat(),
+            time_zone=c.settings.site_timezone,
+            page=query.page,
+            pages=found.pages(),
+            total_rows=len(rows),
+            rows=[row_model(c, r) for r in rows[start : start + period.PAGE_SIZE]],
+            totals=[totals_model(s) for s in found.summaries],
+        )
     )
 
 
@@ -393,6 +390,7 @@ def attendance_export_xlsx(query: XlsxExportQuery):
 @bp.post("/attendance/corrections")
 @require_role("admin")
 @accepts(body=CorrectionBody, media=(JSON,))
+@responds(responses.AttendanceRow)
 def correct_attendance(body: CorrectionBody):
     """Correct one employee's day, with a required ``reason`` (kept and audited).
 
@@ -417,7 +415,7 @@ def correct_attendance(body: CorrectionBody):
         actor=identity.name,
     )
     found = period.build_period(c, body.day, body.day, employee.employee_id)
-    return jsonify(row_json(c, found.rows[0]))
+    return answer(row_model(c, found.rows[0]))
 
 
 @bp.get("/entries/latest")
@@ -458,6 +456,7 @@ def list_unknown_faces(query: UnknownFacesQuery):
 @bp.post("/unknown-faces/<sighting_id>/assign")
 @require_role("admin")
 @accepts(path=SightingPath, body=AssignUnknownFace, media=(JSON,))
+@responds(responses.Employee)
 def assign_unknown_face(sighting_id: str, body: AssignUnknownFace):
     """Enrol an unknown face as a photo of an employee.
 
@@ -471,7 +470,7 @@ def assign_unknown_face(sighting_id: str, body: AssignUnknownFace):
         new_name=body.name,
         allow_duplicate_face=body.allow_duplicate_face,
     )
-    return jsonify(employee_json(c, employee))
+    return answer(responses.Employee.of(employee))
 
 
 @bp.post("/unknown-faces/<sighting_id>/dismiss")
@@ -537,7 +536,7 @@ def assign_unknown_face_group(group_id: str, body: AssignGroup):
     )
     return jsonify(
         {
-            "employee": employee_json(c, done.employee),
+            "employee": employee_json(done.employee),
             "face_added": done.face_added,
             "face_problem": done.face_problem,
             "sightings": done.sightings,

@@ -1,5 +1,6 @@
-"""The OpenAPI document, generated from the URL map and from the pydantic models each view
-parses its inputs with (services.web.inputs), so it cannot drift from the routes or the checks."""
+"""The OpenAPI document, generated from the URL map, from the pydantic models each view parses
+its inputs with (services.web.inputs) and from those it answers with (services.web.responses),
+so it cannot drift from the routes, the checks or the answers."""
 
 from __future__ import annotations
 
@@ -12,51 +13,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.web.inputs import MULTIPART, InputSpec, input_spec
+from services.web.responses import Error, response_model
 
 API_PREFIX = "/api/v1"
 _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
-
-_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-
-_BOX_SCHEMA = {
-    "type": "object",
-    "required": ["x", "y", "width", "height"],
-    "properties": {name: {"type": "integer"} for name in ("x", "y", "width", "height")},
-}
-
-_FACE_PREVIEW_SCHEMA = {
-    "type": "object",
-    "required": ["face_data_url", "face_box"],
-    "properties": {
-        "face_data_url": {
-            "type": "string",
-            "description": "The aligned face crop as a data:image/jpeg;base64 URL",
-        },
-        "face_box": {"$ref": "#/components/schemas/BoundingBox"},
-    },
-}
-
-# What neither the URL map nor the input models tell: success answers, by endpoint.
-_OPERATION_DETAILS: dict[str, dict] = {
-    "api.preview_employee_face": {
-        "success": {
-            "description": "The face a registration would take from the photo",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/FacePreview"}}
-            },
-        },
-    },
-}
 
 # Endpoints that wait for a recognizer's answer (enrolment and its preview).
 _ASKS_THE_RECOGNIZER = frozenset(
@@ -96,16 +56,21 @@ def api_rules() -> list:
     )
 
 
-def build_document() -> dict:
+def build_document() -> dict[str, Any]:
     rules = api_rules()
-    specs = {rule.endpoint: input_spec(current_app.view_functions[rule.endpoint]) for rule in rules}
-    schemas = _model_schemas([spec for spec in specs.values() if spec is not None])
-    paths: dict[str, dict] = {}
+    views = {rule.endpoint: current_app.view_functions[rule.endpoint] for rule in rules}
+    specs = {endpoint: input_spec(view) for endpoint, view in views.items()}
+    answers = {endpoint: response_model(view) for endpoint, view in views.items()}
+    schemas = _model_schemas(
+        [spec for spec in specs.values() if spec is not None],
+        [Error, *(model for model in answers.values() if model is not None)],
+    )
+    paths: dict[str, dict[str, Any]] = {}
     for rule in rules:
-        view = current_app.view_functions[rule.endpoint]
+        view = views[rule.endpoint]
         spec = specs[rule.endpoint]
         doc = inspect.getdoc(view) or rule.endpoint
-        details = _OPERATION_DETAILS.get(rule.endpoint, {})
+        details = _success(answers[rule.endpoint])
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation: dict[str, Any] = {
                 "operationId": rule.endpoint.replace(".", "_")
@@ -138,30 +103,44 @@ def build_document() -> dict:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
-            "schemas": {
-                "Error": _ERROR_SCHEMA,
-                "BoundingBox": _BOX_SCHEMA,
-                "FacePreview": _FACE_PREVIEW_SCHEMA,
-                **schemas,
-            },
+            "schemas": schemas,
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     }
 
 
-def _model_schemas(specs: list[InputSpec]) -> dict[str, dict]:
-    """JSON Schemas of every input model, by model name, with references between them."""
-    models: set[type[BaseModel]] = set()
+def _model_schemas(
+    specs: list[InputSpec], answers: list[type[BaseModel]]
+) -> dict[str, dict[str, Any]]:
+    """JSON Schemas of every input model (as validated) and answer model (as serialised), by
+    model name, with references between them."""
+    inputs: set[type[BaseModel]] = set()
     for spec in specs:
-        models.update(m for m in (spec.path, spec.query, spec.body) if m is not None)
-    if not models:
-        return {}
+        inputs.update(m for m in (spec.path, spec.query, spec.body) if m is not None)
+    by_name = sorted(inputs, key=lambda m: m.__name__)
     _, definitions = models_json_schema(
-        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        [(model, "validation") for model in by_name]
+        + [(model, "serialization") for model in sorted(set(answers), key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
     )
-    return definitions.get("$defs", {})
+    return dict(definitions.get("$defs", {}))
+
+
+def _success(model: type[BaseModel] | None) -> dict[str, Any]:
+    if model is None:
+        return {}
+    return {
+        "success": {
+            # The model's own docstring (getdoc would fall back to pydantic's BaseModel's).
+            "description": (model.__dict__.get("__doc__") or model.__name__)
+            .strip()
+            .splitlines()[0],
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
 
 
 def _parameters(rule, spec: InputSpec | None, schemas: dict[str, dict]) -> list[dict]:
