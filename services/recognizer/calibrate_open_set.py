@@ -11,7 +11,7 @@ quadratic fit of log10 FAR(t) (weighted by the pair counts, on points with at le
 :data:`MIN_PAIRS` pairs), which follows the measured points to within 0.07 decades up to
 t = 0.80 and extends them to the very large galleries no data set can measure directly.
 
-It prints the :class:`~services.recognizer.open_set.ImpostorTail` to paste into
+It prints the :class:`~services.common.domain.open_set.ImpostorTail` to paste into
 :mod:`services.recognizer.open_set_calibration`, and the check of the rule on the same file:
 FPIR predicted and measured for seeded galleries of several sizes.
 """
@@ -26,7 +26,7 @@ from typing import TextIO
 
 import numpy as np
 
-from services.recognizer.open_set import ImpostorTail, expected_fpir, far_for_fpir
+from services.common.domain.open_set import ImpostorTail, expected_fpir, far_for_fpir
 
 GRID = tuple(round(0.30 + 0.02 * step, 2) for step in range(31))  # 0.30 .. 0.90
 FIT_FROM = 0.50

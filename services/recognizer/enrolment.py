@@ -17,6 +17,7 @@ from services.common.domain.enrolment import (
     FacePreview,
     normalize_name,
 )
+from services.common.domain.open_set import OpenSetPolicy
 from services.common.gallery import Gallery
 from services.common.images import ImageError, decode_image, encode_jpeg, fit_within
 from services.common.storage.employees import Employee, EmployeeRepository, NewFace
@@ -24,7 +25,6 @@ from services.faces.finder import FaceFinder, FoundFace
 from services.faces.quality import QualityGate, assess
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.matching import DEFAULT_THRESHOLD, closest_employee
-from services.recognizer.open_set import OpenSetPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@
   two or more, probes = their other photos, strangers = the people with one photo), for the
   whole gallery and for galleries of 50 and 200 people drawn with a fixed seed, decided by the
   recognizer's rule: the calibrated threshold for each gallery's size and the margin
-  (:class:`~services.recognizer.open_set.OpenSetPolicy`), or ``MATCH_THRESHOLD`` /
+  (:class:`~services.common.domain.open_set.OpenSetPolicy`), or ``MATCH_THRESHOLD`` /
   ``MATCH_MARGIN`` when set.
 """
 
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from services.common.domain.open_set import OpenSetPolicy
 from services.recognizer.embedding_cache import EmbeddingCache, PhotoEmbedding
 from services.recognizer.identification_metrics import (
     GALLERY_SIZES,
@@ -45,7 +46,6 @@ from services.recognizer.lfw_protocol import (
     photo_folder,
     read_pairs,
 )
-from services.recognizer.open_set import OpenSetPolicy
 from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.verification_metrics import (
     equal_error_rate,

@@ -9,6 +9,7 @@ from pymongo.database import Database
 from services.common.bus.base import Communicator
 from services.common.bus.topology import FACES
 from services.common.cache import KeyValueCache, RedisCache
+from services.common.domain.open_set import OpenSetPolicy
 from services.common.gallery import Gallery
 from services.common.runtime import (
     configure_logging,
@@ -22,7 +23,6 @@ from services.common.storage.mongo import is_reachable as _mongo_ok
 from services.faces.factory import build_finder
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
-from services.recognizer.open_set import OpenSetPolicy
 from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.service import Recognizer
 from services.recognizer.settings import RecognizerSettings

@@ -27,10 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.common.domain.open_set import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from services.common.gallery_matrix import GalleryMatrix
-
-DEFAULT_THRESHOLD = 0.60
-DEFAULT_MARGIN = 0.05
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ pairs of 5.9 million remain), which extends it to galleries of any size.
 
 from __future__ import annotations
 
-from services.recognizer.open_set import ImpostorTail
+from services.common.domain.open_set import ImpostorTail
 
 FACENET_CASIA_ALIGN_V2_CENTRED = ImpostorTail.from_rows(
     "facenet-inception-resnet-v1/casia-webface/sha256:e9bb97f6/align-v2/std128-mirror-centred",

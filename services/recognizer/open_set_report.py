@@ -6,7 +6,7 @@
 Open-set identification as ``attendance eval --lfw`` splits it (gallery = the first photo of
 each person with two or more, probes = their other photos, strangers = the people with one
 photo; the whole gallery and seeded draws of 50 and 200 people), decided by the recognizer's
-own rule: the threshold :class:`~services.recognizer.open_set.OpenSetPolicy` gives for each
+own rule: the threshold :class:`~services.common.domain.open_set.OpenSetPolicy` gives for each
 gallery's size (or MATCH_THRESHOLD/MATCH_MARGIN when set), and the margin.
 
 Then with the quality gate: a photo whose labelled face the gate refuses is not judged. It is
@@ -31,6 +31,7 @@ from typing import TextIO
 
 import numpy as np
 
+from services.common.domain.open_set import OpenSetPolicy
 from services.faces.quality import FaceQuality, assess
 from services.recognizer.identification_metrics import (
     GALLERY_SIZES,
@@ -38,7 +39,6 @@ from services.recognizer.identification_metrics import (
     identification_figures,
     open_set_split,
 )
-from services.recognizer.open_set import OpenSetPolicy
 
 
 def rule_figures(

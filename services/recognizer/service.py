@@ -23,18 +23,19 @@ from services.common.contracts import (
     TrackEndMessage,
     utc_now,
 )
+from services.common.domain.open_set import DecisionRule, OpenSetPolicy
 from services.common.gallery import Gallery, GallerySnapshot
 from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.common.outages import is_outage
+from services.common.recognition_status import publish_status
 from services.faces.quality import QualityGate
 from services.faces.quality_score import face_score
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
 from services.recognizer.matching import Match, match
-from services.recognizer.open_set import DecisionRule, OpenSetPolicy
 from services.recognizer.open_set_calibration import CALIBRATIONS
-from services.recognizer.status import describe, publish_status
+from services.recognizer.status import describe
 from services.recognizer.track_agreement import Decision, decide
 from services.recognizer.track_fusion import Fusion, track_verdict
 from services.recognizer.track_state import (

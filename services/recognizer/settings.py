@@ -5,9 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from services.common.domain.open_set import DEFAULT_TARGET_FPIR
 from services.faces.settings import FaceSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
-from services.recognizer.open_set import DEFAULT_TARGET_FPIR
 from services.recognizer.track_fusion import Fusion
 
 

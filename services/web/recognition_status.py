@@ -12,7 +12,12 @@ from typing import Annotated
 from flask import Blueprint, jsonify, render_template
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.recognizer.status import RecognitionStatus, RuleAtSize, read_status, rule_at
+from services.common.recognition_status import (
+    RecognitionStatus,
+    RuleAtSize,
+    read_status,
+    rule_at,
+)
 from services.web.context import ctx
 from services.web.inputs import accepts
 

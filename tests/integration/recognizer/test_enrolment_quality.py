@@ -18,12 +18,12 @@ from PIL import Image
 from services.common.cache import InMemoryCache
 from services.common.contracts import EnrolmentRequest
 from services.common.domain.enrolment import EnrolmentError
+from services.common.domain.open_set import ImpostorTail, OpenSetPolicy
 from services.common.gallery import Gallery
 from services.common.storage.employees import EmployeeRepository
 from services.faces.finder import FoundFace
 from services.faces.quality import QualityGate
 from services.recognizer.enrolment import Enroller
-from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from tests.unit.faces.test_face_quality import FRONTAL, textured_crop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from services.common.bus.memory import InMemoryCommunicator
+from services.common.domain.open_set import ImpostorTail, OpenSetPolicy
+from services.common.recognition_status import publish_status
 from services.faces.quality import QualityGate
-from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.service import Recognizer
-from services.recognizer.status import describe, publish_status
+from services.recognizer.status import describe
 from tests.fixtures.bus import face
 from tests.integration.web.conftest import MODEL_ID, counts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from services.common.domain.open_set import ImpostorTail
 from services.recognizer.calibrate_open_set import (
     GRID,
     fit_tail,
@@ -12,7 +13,6 @@ from services.recognizer.calibrate_open_set import (
     measured_fpir,
     tail_literal,
 )
-from services.recognizer.open_set import ImpostorTail
 
 pytestmark = pytest.mark.unit
 

@@ -6,16 +6,16 @@ import math
 
 import pytest
 
-from services.faces.alignment import ALIGNMENT_VERSION
-from services.recognizer.embedding import CENTRED_SUFFIX, DEFAULT_MIRROR, PREPROCESSING_VERSION
-from services.recognizer.embedding_centres import CENTRES
-from services.recognizer.open_set import (
+from services.common.domain.open_set import (
     FALLBACK_THRESHOLD,
     ImpostorTail,
     OpenSetPolicy,
     expected_fpir,
     far_for_fpir,
 )
+from services.faces.alignment import ALIGNMENT_VERSION
+from services.recognizer.embedding import CENTRED_SUFFIX, DEFAULT_MIRROR, PREPROCESSING_VERSION
+from services.recognizer.embedding_centres import CENTRES
 from services.recognizer.open_set_calibration import CALIBRATIONS
 
 pytestmark = pytest.mark.unit

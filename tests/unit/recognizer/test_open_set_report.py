@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
+from services.common.domain.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.open_set_report import report_lines, rule_figures
 
 pytestmark = pytest.mark.unit

@@ -19,12 +19,12 @@ from services.common.bus.memory import InMemoryBroker, InMemoryCommunicator
 from services.common.bus.topology import SIGHTINGS
 from services.common.cache import InMemoryCache
 from services.common.contracts import FaceMessage, FaceQualityReport, TrackEndMessage
+from services.common.domain.open_set import ImpostorTail, OpenSetPolicy
 from services.common.gallery import GallerySnapshot
 from services.common.outages import DependencyUnavailable
+from services.common.recognition_status import read_status
 from services.faces.quality import QualityGate
-from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
 from services.recognizer.service import Recognizer
-from services.recognizer.status import read_status
 from tests.fixtures.bus import Inbox, face
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]

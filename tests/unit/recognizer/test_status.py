@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from services.common.cache import InMemoryCache
+from services.common.domain.open_set import ImpostorTail, OpenSetPolicy
+from services.common.recognition_status import STATUS_KEY, publish_status, read_status, rule_at
 from services.faces.quality import QualityGate
-from services.recognizer.open_set import ImpostorTail, OpenSetPolicy
-from services.recognizer.status import (
-    STATUS_KEY,
-    describe,
-    publish_status,
-    read_status,
-    rule_at,
-)
+from services.recognizer.status import describe
 
 pytestmark = pytest.mark.unit
 
