@@ -11,9 +11,10 @@ import pytest
 pytestmark = pytest.mark.unit
 
 HEAVY = ("cv2", "torch", "mediapipe", "facenet_pytorch")
-# What serves pictures, frames and pages. (The Recognition page still reads the recognizer's
-# status module, which loads the face quality code; it moves with the recognizer's status.)
 WEB_MODULES = (
+    "services.web.app",
+    "services.web.main",
+    "services.web.recognition_status",
     "services.web.api",
     "services.web.pages",
     "services.web.live",
