@@ -43,6 +43,7 @@ def build(
         idle_sweep_s=idle_sweep_s,
         liveness=liveness,
         liveness_threshold=settings.liveness_threshold,
+        liveness_min_faces=settings.liveness_min_faces,
     )
 
 

@@ -36,7 +36,10 @@ from services.detector.track_liveness import LivenessTally
 from services.detector.track_selection import SelectionPolicy, TrackSelection
 from services.detector.tracking import EndedTrack, IouTracker
 from services.faces.finder import FaceFinder, FoundFace
-from services.faces.liveness_settings import DEFAULT_LIVENESS_THRESHOLD
+from services.faces.liveness_settings import (
+    DEFAULT_LIVENESS_MIN_FACES,
+    DEFAULT_LIVENESS_THRESHOLD,
+)
 from services.faces.quality import QualityGate, Refusal, assess
 from services.faces.quality_score import face_score
 
@@ -84,11 +87,16 @@ class Detector:
         idle_sweep_s: float | None = 0.5,
         liveness: LivenessScorer | None = None,
         liveness_threshold: float = DEFAULT_LIVENESS_THRESHOLD,
+        liveness_min_faces: int = DEFAULT_LIVENESS_MIN_FACES,
     ) -> None:
         """``quality_gate``: faces it refuses are not sent (None: every face is). With
         ``idle_sweep_s``, :meth:`start` runs a thread that ends the tracks of cameras whose
         frames stopped coming, checking that often. With ``liveness``, the faces the gate lets
-        through are scored and counted live at ``liveness_threshold`` per track."""
+        through are scored and counted live at ``liveness_threshold`` per track; the first face
+        at which a track has ``liveness_min_faces`` scored is sent even when the selection
+        would skip it, if no face sent so far carried that many: the recognizer, waiting for
+        the track's liveness, can then decide while the person is still there (a kiosk user
+        stands still, and the track would otherwise end only when they leave)."""
         self._bus = bus
         self._finder = finder
         self._snapshot_max_side = snapshot_max_side
@@ -101,6 +109,7 @@ class Detector:
         self._selections: dict[tuple[str, str], TrackSelection] = {}
         self._liveness = liveness
         self._liveness_threshold = liveness_threshold
+        self._liveness_min_faces = liveness_min_faces
         self._tallies: dict[tuple[str, str], LivenessTally] = {}
         self._pending_ends: list[EndedTrack] = []
         # Detector clock (monotonic) at which each camera's latest frame was handled.
@@ -214,6 +223,8 @@ class Detector:
                 tally.add(liveness)
             score = face_score(quality, face.score)
             skip = selection.skip_reason(score, at, self._policy)
+            if skip is not None and self._liveness_due(tally, selection):
+                skip = None
             if skip is not None:
                 FACES_NOT_SENT.labels(skip).inc()
                 continue
@@ -230,6 +241,16 @@ class Detector:
                 FACES_NOT_SENT.labels("queue_full").inc()
                 continue
             selection.record(score, at)
+            if tally is not None:
+                tally.sent_scored = tally.scored
+
+    def _liveness_due(self, tally: LivenessTally | None, selection: TrackSelection) -> bool:
+        """Whether the track's liveness just became decidable and no face sent says so yet."""
+        return (
+            tally is not None
+            and selection.sent > 0
+            and tally.sent_scored < self._liveness_min_faces <= tally.scored
+        )
 
     def _send_pending_ends(self) -> None:
         """Publish the ends of tracks that sent faces (the others have nothing to decide)."""

@@ -24,6 +24,8 @@ class LivenessTally:
     scored: int = 0
     live: int = 0
     total: float = 0.0
+    # Faces scored as of the last face sent: what the recognizer knows of the track.
+    sent_scored: int = 0
 
     def add(self, score: float) -> None:
         if math.isnan(score) or not 0.0 <= score <= 1.0:

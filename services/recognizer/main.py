@@ -23,18 +23,21 @@ from services.common.storage.mongo import is_reachable as _mongo_ok
 from services.faces.factory import build_finder
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
+from services.recognizer.liveness_verdict import LivenessRule
 from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.service import Recognizer
 from services.recognizer.settings import RecognizerSettings
 
 
 def build_embedder(settings: RecognizerSettings) -> FaceEmbedder:
-    options = {"device": settings.recognizer_device, "threads": settings.recognizer_threads}
+    device, threads = settings.recognizer_device, settings.recognizer_threads
     if settings.facenet_weights is not None:
-        return FaceEmbedder(settings.facenet_weights, **options)
+        return FaceEmbedder(settings.facenet_weights, device=device, threads=threads)
     if settings.facenet_pretrained is not None:
-        return FaceEmbedder(pretrained=settings.facenet_pretrained, **options)
-    return FaceEmbedder.from_models_dir(settings.attendance_models_dir, **options)
+        return FaceEmbedder(pretrained=settings.facenet_pretrained, device=device, threads=threads)
+    return FaceEmbedder.from_models_dir(
+        settings.attendance_models_dir, device=device, threads=threads
+    )
 
 
 def build_policy(settings: RecognizerSettings, model_id: str) -> OpenSetPolicy:
@@ -103,6 +106,8 @@ def recognizer_for(
         fusion=settings.track_fusion,
         video_mirror=settings.recognizer_video_mirror,
         enroller=stack.enroller if serve_enrolments else None,
+        liveness=settings.liveness,
+        liveness_rule=LivenessRule.from_settings(settings),
     )
 
 

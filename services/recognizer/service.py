@@ -1,6 +1,23 @@
 """The recognizer: embeds the faces a detector sends of each track, fuses them, and publishes
 one decision per track (a known person as soon as the fused faces are accepted, or an unknown
-when the track ends without that)."""
+when the track ends without that).
+
+With liveness (``flag`` or ``block``) the track's liveness, as its detector summarised it, is
+judged too (:mod:`services.recognizer.liveness_verdict`):
+
+* **live**: the decision above, the sighting carrying the verdict;
+* **undecided** (fewer scored faces than LIVENESS_MIN_FACES): nothing is published yet, even a
+  known person: the track waits for its next face or its end, where it is judged on the faces
+  it has (one is then enough);
+* **attack**, ``block``: published at once as a blocked sighting that names nobody (whom the
+  face resembled goes with the liveness verdict, for the spoof attempt), and the track is
+  closed; ``flag``: the decision above, marked (a known person's attendance is recorded and
+  flagged). In ``flag`` mode an attack track that ends too short to be decided still publishes
+  a sighting naming nobody, so that its spoof attempt is kept.
+
+A track whose detector sent no liveness (LIVENESS=off there, or a detector built before it) is
+decided as without liveness.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +36,7 @@ from services.common.contracts import (
     EnrolmentRequest,
     EnrolmentResult,
     FaceMessage,
+    SightingLiveness,
     SightingMessage,
     TrackEndMessage,
     utc_now,
@@ -29,10 +47,12 @@ from services.common.images import encode_jpeg
 from services.common.metrics import FACES_EMBEDDED, RECOGNITION_SECONDS, SIGHTINGS_PUBLISHED
 from services.common.outages import is_outage
 from services.common.recognition_status import publish_status
+from services.faces.liveness_settings import LivenessMode
 from services.faces.quality import QualityGate
 from services.faces.quality_score import face_score
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.enrolment import Enroller
+from services.recognizer.liveness_verdict import LivenessRule, Verdict, summary_verdict
 from services.recognizer.matching import Match, match
 from services.recognizer.open_set_calibration import CALIBRATIONS
 from services.recognizer.status import describe
@@ -84,6 +104,8 @@ class Recognizer:
         track_ttl_s: float = TRACK_TTL_S,
         video_mirror: bool = False,
         enroller: Enroller | None = None,
+        liveness: LivenessMode = "off",
+        liveness_rule: LivenessRule | None = None,
     ) -> None:
         """``policy`` decides the threshold for the gallery held; without one, ``threshold``
         and ``margin`` (when given) override the calibrated rule for the embedder's recipe.
@@ -92,7 +114,10 @@ class Recognizer:
 
         Camera faces are embedded without the mirror image the embedder adds for enrolment
         photos, unless ``video_mirror``: once two faces of a track are fused, the mirror image
-        adds little for twice the network's work (README, "Performance")."""
+        adds little for twice the network's work (README, "Performance").
+
+        ``liveness`` (``off``, ``flag``, ``block``) and ``liveness_rule``: what a track judged an
+        attack becomes (see the module's doc)."""
         if agreement_frames < 1:
             raise ValueError("at least one face must agree")
         self._bus = bus
@@ -111,6 +136,9 @@ class Recognizer:
         self._required = agreement_frames
         self._fusion: Fusion = fusion
         self._tracks = TrackStore(cache, track_ttl_s)
+        self._liveness: LivenessMode = liveness
+        self._liveness_rule = liveness_rule or LivenessRule()
+        self._threshold_mismatch_told = False
 
     def start(self) -> None:
         try:
@@ -224,6 +252,7 @@ class Recognizer:
             if state.closed:
                 FACES_OF_CLOSED_TRACKS.inc()
                 return
+            state.note_liveness(face.track_liveness)
             stored = StoredFace(
                 face_id=face.face_id,
                 weight=weight,
@@ -240,6 +269,7 @@ class Recognizer:
     ) -> None:
         with self._tracks.updating(end.camera_id, end.track_id) as state:
             if not state.closed:
+                state.note_liveness(end.liveness)
                 decision = self._decide(state, snapshot, rule, ended=True)
                 if decision is None:
                     logger.debug(
@@ -255,17 +285,104 @@ class Recognizer:
     ) -> Decision | None:
         verdict = None
         if state.faces and len(state.faces) >= self._required:
-            vectors, weights = state.embeddings()
-            verdict = track_verdict(
-                vectors, weights, snapshot.matrix, rule.threshold, rule.margin, self._fusion
-            )
+            verdict = self._fused(state, snapshot, rule)
         decision = decide(len(state.faces), self._required, verdict, ended=ended)
-        if decision is None:
+        liveness = self._liveness_verdict(state, ended=ended)
+        if liveness is Verdict.UNDECIDED:
             return None
-        self._publish(self._sighting(state, decision.verdict, snapshot))
+        if liveness is Verdict.ATTACK and self._liveness == "block":
+            return self._block(state, verdict, snapshot, rule)
+        if decision is None:
+            if liveness is Verdict.ATTACK and ended and state.faces:
+                # flag: a short attack track still leaves its spoof attempt.
+                short = self._fused(state, snapshot, rule)
+                unnamed = Match(None, short.similarity, short.runner_up_similarity, False)
+                self._publish(
+                    self._sighting(state, unnamed, snapshot, self._report(state, liveness))
+                )
+                state.decided = "unknown"
+                return Decision("unknown", unnamed)
+            return None
+        report = self._report(state, liveness) if liveness is not None else None
+        self._publish(self._sighting(state, decision.verdict, snapshot, report))
         state.decided = decision.outcome
         state.employee_id = decision.verdict.employee_id
         return decision
+
+    def _fused(self, state: TrackState, snapshot: GallerySnapshot, rule: DecisionRule) -> Match:
+        vectors, weights = state.embeddings()
+        return track_verdict(
+            vectors, weights, snapshot.matrix, rule.threshold, rule.margin, self._fusion
+        )
+
+    def _block(
+        self,
+        state: TrackState,
+        verdict: Match | None,
+        snapshot: GallerySnapshot,
+        rule: DecisionRule,
+    ) -> Decision | None:
+        """Refuse an attack track at once, as a sighting that names nobody: whom its face
+        resembled (accepted by the open-set rule on the faces there are) goes with the
+        verdict, for the spoof attempt."""
+        if not state.faces:
+            return None
+        resemblance = verdict or self._fused(state, snapshot, rule)
+        resembled = resemblance.employee_id if resemblance.accepted else None
+        report = self._report(state, Verdict.ATTACK, resembled, snapshot)
+        unnamed = Match(
+            None, resemblance.similarity, resemblance.runner_up_similarity, False, resembled
+        )
+        logger.info(
+            "track %s on %s refused by the liveness check (%d of %d faces live, mean %.2f)%s",
+            state.track_id,
+            state.camera_id,
+            state.liveness.live if state.liveness else 0,
+            report.faces_scored,
+            report.mean_score,
+            f"; it resembled {resembled}" if resembled else "",
+        )
+        self._publish(self._sighting(state, unnamed, snapshot, report))
+        state.decided = "attack"
+        state.employee_id = None
+        return Decision("unknown", unnamed)
+
+    def _liveness_verdict(self, state: TrackState, *, ended: bool) -> Verdict | None:
+        """The track's liveness verdict; None when liveness is off or nothing was scored."""
+        if self._liveness == "off" or state.liveness is None:
+            return None
+        if (
+            state.liveness.threshold != self._liveness_rule.threshold
+            and not self._threshold_mismatch_told
+        ):
+            self._threshold_mismatch_told = True
+            logger.warning(
+                "the detector counts live faces at LIVENESS_THRESHOLD %.2f, this recognizer is "
+                "set to %.2f: the detector's count is used; set both alike",
+                state.liveness.threshold,
+                self._liveness_rule.threshold,
+            )
+        return summary_verdict(state.liveness, self._liveness_rule, ended=ended)
+
+    def _report(
+        self,
+        state: TrackState,
+        verdict: Verdict,
+        resembled: str | None = None,
+        snapshot: GallerySnapshot | None = None,
+    ) -> SightingLiveness:
+        assert state.liveness is not None
+        attack = verdict is Verdict.ATTACK
+        return SightingLiveness(
+            verdict=verdict.value,
+            mean_score=state.liveness.mean_score,
+            faces_scored=state.liveness.scored,
+            action=("blocked" if self._liveness == "block" else "flagged") if attack else None,
+            resembled_employee_id=resembled,
+            resembled_employee_name=(
+                snapshot.names.get(resembled) if resembled and snapshot is not None else None
+            ),
+        )
 
     def _publish(self, sighting: SightingMessage) -> None:
         key = self._cooldown_key(sighting)
@@ -275,7 +392,8 @@ class Recognizer:
         # Marked only once published: a failed publish is retried, not swallowed.
         if self._cooldown > 0:
             self._cache.set(key, b"1", self._cooldown)
-        SIGHTINGS_PUBLISHED.labels("known" if sighting.is_known else "unknown").inc()
+        outcome = "known" if sighting.is_known else "unknown"
+        SIGHTINGS_PUBLISHED.labels("blocked" if sighting.is_blocked else outcome).inc()
 
     def _judged(self, face: FaceMessage) -> bool:
         if self._quality_gate is None or face.quality is None:
@@ -300,7 +418,11 @@ class Recognizer:
         )
 
     def _sighting(
-        self, state: TrackState, verdict: Match, snapshot: GallerySnapshot
+        self,
+        state: TrackState,
+        verdict: Match,
+        snapshot: GallerySnapshot,
+        liveness: SightingLiveness | None = None,
     ) -> SightingMessage:
         best = state.best
         assert best is not None
@@ -330,6 +452,7 @@ class Recognizer:
             model_id=self._embedder.model_id,
             snapshot_jpeg=best.snapshot_jpeg,
             face_jpeg=best.face_jpeg,
+            liveness=liveness,
         )
 
     @staticmethod

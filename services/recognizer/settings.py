@@ -6,17 +6,21 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from services.common.domain.open_set import DEFAULT_TARGET_FPIR
+from services.faces.liveness_settings import LivenessSettings
 from services.faces.settings import FaceSettings
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from services.recognizer.track_fusion import Fusion
 
 
-class RecognizerSettings(FaceSettings):
+class RecognizerSettings(FaceSettings, LivenessSettings):
     """The recognizer also enrols photos, with the same face settings and code as the
-    detector; the quality gate (QUALITY_*) and TRACK_AGREEMENT_FRAMES are shared with it."""
+    detector; the quality gate (QUALITY_*) and TRACK_AGREEMENT_FRAMES are shared with it.
+    LIVENESS decides what becomes of a track judged an attack (LIVENESS_MIN_FACES and
+    LIVENESS_MIN_LIVE_SHARE judge it; the detector counts its faces at LIVENESS_THRESHOLD),
+    and unless ``off`` an enrolment preview says when a photo looks like a screen or a print."""
 
     # MATCH_THRESHOLD and MATCH_MARGIN are overrides: set (in the environment or as an
-    # argument), they replace the gallery-size rule of services/recognizer/open_set.py; unset,
+    # argument), they replace the gallery-size rule of services/common/domain/open_set.py; unset,
     # the threshold follows the gallery so that at most MATCH_TARGET_FPIR of strangers pass.
     # The defaults below are what the evaluation reports use when nothing is set.
     match_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = DEFAULT_THRESHOLD

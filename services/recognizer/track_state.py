@@ -9,8 +9,8 @@ Updates hold a short lock in the cache (two recognizers adding faces of one trac
 otherwise lose one). The state is validated when read back, like a message: a cache holding
 something else is treated as holding nothing.
 
-It is meant to grow: a per-face liveness score, for instance, is one more field of
-:class:`StoredFace` and the track's live/attack verdict one more field of :class:`TrackState`.
+The track's liveness is the latest summary its detector sent (the one with the most faces
+scored: summaries only grow, and a redelivered older one must not replace a newer one).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.common.cache import KeyValueCache
-from services.common.contracts import BoundingBox, UtcDatetime
+from services.common.contracts import BoundingBox, TrackLiveness, UtcDatetime
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,12 @@ class TrackState(_Stored):
     track_id: str
     faces: list[StoredFace] = []
     best: BestFace | None = None
-    # None while undecided; "known" (employee_id set) or "unknown" once published.
-    decided: Literal["known", "unknown"] | None = None
+    # None while undecided; "known" (employee_id set), "unknown", or "attack" (the liveness
+    # check blocked it: a spoof attempt) once published.
+    decided: Literal["known", "unknown", "attack"] | None = None
     employee_id: str | None = None
     ended: bool = False
+    liveness: TrackLiveness | None = None
 
     @property
     def closed(self) -> bool:
@@ -93,6 +95,11 @@ class TrackState(_Stored):
             return False
         self.faces = sorted([*self.faces, face], key=lambda stored: -stored.weight)[:MAX_FACES]
         return True
+
+    def note_liveness(self, summary: TrackLiveness | None) -> None:
+        """Keep the detector's fullest summary of the track's liveness."""
+        if summary is not None and (self.liveness is None or summary.scored > self.liveness.scored):
+            self.liveness = summary
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         vectors = np.stack([face.vector() for face in self.faces])

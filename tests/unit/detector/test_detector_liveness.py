@@ -72,11 +72,22 @@ def test_each_face_sent_carries_its_own_score_and_the_tally_up_to_it():
         camera.show(at(10 + x))
 
     first, second = camera.faces
-    assert first.liveness == pytest.approx(0.9) and second.liveness == pytest.approx(0.6)
+    assert first.liveness == pytest.approx(0.9) and second.liveness == pytest.approx(0.7)
     assert first.track_liveness is not None and second.track_liveness is not None
     assert (first.track_liveness.scored, first.track_liveness.live) == (1, 1)
-    # The second face went in the fourth frame (0.25 s after the first): four faces scored.
-    assert (second.track_liveness.scored, second.track_liveness.live) == (4, 4)
+    assert (second.track_liveness.scored, second.track_liveness.live) == (3, 3)
+
+
+def test_the_face_at_which_a_tracks_liveness_becomes_decidable_is_sent():
+    # 0.4 s apart (a kiosk's pace): the second face goes at once, with two faces scored; the
+    # selection would send nothing more, but the third face makes the track decidable (three
+    # scored), so it goes too; then nothing more.
+    camera = ScoringCamera({10: 0.9})
+    for _ in range(6):
+        camera.show(at(10), after=0.4)
+
+    tallies = [face.track_liveness for face in camera.faces]
+    assert [tally.scored for tally in tallies if tally is not None] == [1, 2, 3]
 
 
 def test_the_faces_of_one_frame_are_scored_in_one_batch_and_frames_without_faces_not_at_all():
