@@ -50,6 +50,19 @@ PRECONDITION_FAILED = 406
 COMMAND_INVALID = 503
 
 
+class _PluginMissingSaidOnce(logging.Filter):
+    """Drops pika's own error line about the missing consistent-hash exchange type: the
+    consumer logs one line of its own that says what to do, and pika would repeat its line at
+    every look for the plugin."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        said = record.getMessage()
+        return not ("unknown exchange type" in said and CONSISTENT_HASH in said)
+
+
+logging.getLogger("pika.adapters.blocking_connection").addFilter(_PluginMissingSaidOnce())
+
+
 def queue_arguments(channel: Channel) -> dict[str, Any] | None:
     """Arguments bounding a channel's queues: when full, a lossy channel's oldest message goes;
     a bounded durable one refuses the new message (the publisher is told, by a negative

@@ -3,6 +3,8 @@ consumers declare, without a broker."""
 
 from __future__ import annotations
 
+import logging
+
 import pika.exceptions
 import pytest
 
@@ -161,3 +163,21 @@ def test_the_in_memory_bus_keeps_one_frames_queue_for_its_one_detector() -> None
     assert camera.queue_depth(FRAMES) == 2
     assert detector.drain_once() and detector.drain_once()
     assert [message.camera_id for message in inbox.messages] == ["gate-1", "gate-2"]
+
+
+def test_pikas_own_line_about_the_missing_plugin_is_left_out_and_other_closes_are_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The detector says once what to do; pika would say its line at every look for the plugin."""
+    pika_log = logging.getLogger("pika.adapters.blocking_connection")
+    missing = pika.exceptions.ConnectionClosedByBroker(
+        503, f"COMMAND_INVALID - unknown exchange type '{CONSISTENT_HASH}'"
+    )
+    forced = pika.exceptions.ConnectionClosedByBroker(320, "CONNECTION_FORCED - shutdown")
+    with caplog.at_level(logging.ERROR, logger=pika_log.name):
+        pika_log.error("Unexpected connection close detected: %r", missing)
+        pika_log.error("Unexpected connection close detected: %r", forced)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Unexpected connection close detected: {forced!r}"
+    ]
