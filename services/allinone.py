@@ -49,8 +49,10 @@ from services.common.settings import SettingsError
 
 if TYPE_CHECKING:
     # Imported when used: a mistake in a flag is reported before the heavy modules load.
+    from services.capture.service import Capture
     from services.common.bus.base import Communicator
     from services.common.cache import KeyValueCache
+    from services.web.server import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -371,10 +373,11 @@ def serve_all_metrics(app, bus: Communicator | None = None) -> None:
     web_registry = app.extensions["attendance_metrics"]["registry"]
 
     def metrics() -> Response:
-        for channel in (FRAMES, FACES, SIGHTINGS) if bus is not None else ():
-            depth = bus.queue_depth(channel)
-            if depth is not None:
-                QUEUE_DEPTH.labels(channel.work_queue).set(depth)
+        if bus is not None:
+            for channel in (FRAMES, FACES, SIGHTINGS):
+                depth = bus.queue_depth(channel)
+                if depth is not None:
+                    QUEUE_DEPTH.labels(channel.work_queue).set(depth)
         body = generate_latest(web_registry) + generate_latest(REGISTRY)
         return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
@@ -390,8 +393,8 @@ class AllInOne:
         self._cleanups: list[Callable[[], None]] = []
         self._buses: list[Communicator] = []
         self.mongo: MongoWireServer | None = None
-        self.capture = None
-        self.server = None
+        self.capture: Capture | None = None
+        self.server: WebServer | None = None
         self.web_url: str | None = None
         # Detectors already in this process (a caller's, in tests) are not ours to close.
         self._earlier_detectors: frozenset = frozenset()
@@ -712,11 +715,11 @@ class AllInOne:
         from services.capture.main import build
         from services.capture.sources import SourceError
 
-        self.capture = build(settings, bus)
+        self.capture = source = build(settings, bus)
 
         def capture() -> None:
             try:
-                self.capture.run()
+                source.run()
             except SourceError as exc:
                 logger.error("capture failed: %s (the dashboard keeps running)", exc)
             except Exception:

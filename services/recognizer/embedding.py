@@ -85,9 +85,23 @@ class FaceEmbedder:
         logger.info("loaded face embedder %s on %s", self.model_id, self.device)
 
     @classmethod
-    def from_models_dir(cls, models_dir: Path | None = None, **kwargs: object) -> FaceEmbedder:
+    def from_models_dir(
+        cls,
+        models_dir: Path | None = None,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        mirror: bool = DEFAULT_MIRROR,
+        centred: bool = True,
+    ) -> FaceEmbedder:
         """The CASIA-WebFace weights from the project's model folder."""
-        return cls(resolve_model_file(models_dir, FACENET_CASIA), **kwargs)  # type: ignore[arg-type]
+        return cls(
+            resolve_model_file(models_dir, FACENET_CASIA),
+            device=device,
+            threads=threads,
+            mirror=mirror,
+            centred=centred,
+        )
 
     @staticmethod
     def _weights_tag(path: Path) -> str:
