@@ -20,6 +20,7 @@ from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.common.storage.mongo import is_reachable as _mongo_ok
 from services.common.storage.sightings import SightingLog
+from services.common.storage.spoof_attempts import SpoofAttemptLog
 from services.recorder.service import Recorder
 from services.recorder.settings import RecorderSettings
 
@@ -35,6 +36,7 @@ def build(settings: RecorderSettings, bus: Communicator, db: Database) -> Record
         AttendanceRepository(db),
         SightingLog(db, employees.pictures),
         settings,
+        spoof_attempts=SpoofAttemptLog(db, employees.pictures),
     )
 
 

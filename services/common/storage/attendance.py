@@ -33,6 +33,8 @@ MAX_WRITE_CONFLICTS = 20
 # Per-employee schedules (services.web.schedules) are attendance data too: erasing an employee
 # through delete_for_employee removes them with the records and corrections.
 SCHEDULE_OVERRIDES = "work_schedules"
+# A record's field listing its sightings the liveness check flagged (absent: none).
+FLAGGED = "liveness_flagged_sightings"
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -43,6 +45,23 @@ class ConcurrentUpdateError(RuntimeError):
 class StoredRecord:
     record: AttendanceRecord
     employee_name: str
+    # Sightings of the record (arrival, latest, departure) the liveness check judged an attack
+    # in LIVENESS=flag mode: recorded, but marked for a person to look at.
+    flagged_sightings: frozenset[str] = frozenset()
+
+    @property
+    def arrival_flagged(self) -> bool:
+        return self.record.arrival.sighting_id in self.flagged_sightings
+
+    @property
+    def departure_flagged(self) -> bool:
+        departure = self.record.departure
+        return departure is not None and departure.sighting_id in self.flagged_sightings
+
+    @property
+    def liveness_flagged(self) -> bool:
+        """Whether a time of the record came from a sighting the liveness check flagged."""
+        return bool(self.flagged_sightings)
 
 
 @dataclass(frozen=True)
@@ -65,15 +84,21 @@ class AttendanceRepository:
         observation: Observation,
         day: date,
         departure_min_gap: timedelta,
+        *,
+        flagged: bool = False,
     ) -> AttendanceRecord:
-        """Fold a sighting into the day's record and store it; safe to repeat."""
+        """Fold a sighting into the day's record and store it; safe to repeat. ``flagged``:
+        the liveness check judged the sighting an attack (LIVENESS=flag); the record keeps
+        the mark while that sighting is one of its times."""
         for _ in range(MAX_WRITE_CONFLICTS):
             document = self._records.find_one({"day": day.isoformat(), "employee_id": employee_id})
             current = _to_record(document) if document else None
             updated = apply_sighting(current, employee_id, observation, day, departure_min_gap)
-            if current is not None and updated == current:
+            before = _flags(document)
+            marks = _kept_flags(updated, before | ({observation.sighting_id} if flagged else set()))
+            if current is not None and updated == current and marks == before:
                 return current
-            replacement = _to_document(updated, employee_name)
+            replacement = {**_to_document(updated, employee_name), FLAGGED: sorted(marks)}
             if document is None:
                 try:
                     self._records.insert_one({**replacement, "version": 1})
@@ -187,6 +212,19 @@ class AttendanceRepository:
         return ids
 
 
+def _flags(document: Document | None) -> set[str]:
+    return set(document.get(FLAGGED) or ()) if document else set()
+
+
+def _kept_flags(record: AttendanceRecord, flagged: set[str]) -> set[str]:
+    """The flagged sightings that are still one of the record's times (a later sighting that
+    replaced a flagged departure takes the mark away with it)."""
+    times = {record.arrival.sighting_id, record.latest.sighting_id}
+    if record.departure is not None:
+        times.add(record.departure.sighting_id)
+    return flagged & times
+
+
 def _observation_document(observation: Observation) -> Document:
     return {
         "seen_at": observation.seen_at,
@@ -251,4 +289,6 @@ def _to_correction(document: Document) -> Correction:
 
 
 def _to_stored(document: Document) -> StoredRecord:
-    return StoredRecord(_to_record(document), document.get("employee_name", ""))
+    return StoredRecord(
+        _to_record(document), document.get("employee_name", ""), frozenset(_flags(document))
+    )
