@@ -11,6 +11,7 @@ from services.common.gallery import Gallery
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.sightings import SightingLog
+from services.common.storage.spoof_attempts import SpoofAttemptLog
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ class ErasureReport:
     attendance_records: int
     sightings: int
     pictures: int
+    # Spoof attempts whose face resembled the employee (they name them, with their pictures).
+    spoof_attempts: int = 0
 
 
 def erase_employee(
@@ -31,8 +34,11 @@ def erase_employee(
     sightings: SightingLog,
     cache: KeyValueCache,
     model_ids: Iterable[str] = (),
+    spoof_attempts: SpoofAttemptLog | None = None,
 ) -> ErasureReport:
-    """Remove the employee, embeddings, pictures, attendance and sightings; refresh galleries.
+    """Remove the employee, embeddings, pictures, attendance, sightings and the spoof attempts
+    that resembled them; refresh galleries. ``spoof_attempts``: the log in the employees'
+    database unless given.
 
     The employee document goes first so that, should a later step fail, recognizers stop
     matching the person at the next gallery reload and a retry finishes the job.
@@ -42,15 +48,20 @@ def erase_employee(
     deleted = employees.delete(employee_id)
     records = attendance.delete_for_employee(employee_id)
     logged = sightings.delete_for_employee(employee_id)
+    # Their pictures are owned by the attempts log, not the employee: removed with them here.
+    attempts = (
+        spoof_attempts or SpoofAttemptLog(employees._db, employees.pictures)
+    ).delete_for_employee(employee_id)
     # Sighting and attendance pictures are owned by the employee id (enrolment ones too).
     pictures = employees.pictures.delete_owned_by(employee_id)
     for model_id in sorted(models):
         Gallery(cache, employees, model_id).changed()
     logger.info(
-        "erased employee %s: %d records, %d sightings, %d pictures",
+        "erased employee %s: %d records, %d sightings, %d pictures, %d spoof attempts",
         employee_id,
         records,
         logged,
         pictures,
+        attempts,
     )
-    return ErasureReport(deleted, records, logged, pictures)
+    return ErasureReport(deleted, records, logged, pictures, attempts)

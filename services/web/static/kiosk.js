@@ -1,4 +1,5 @@
-// Kiosk: sends camera frames to the server and greets people when their attendance is recorded.
+// Kiosk: sends camera frames to the server and greets people when their attendance is recorded;
+// a track the liveness check refused gets only "Please look at the camera".
 (function () {
   "use strict";
   const stage = document.querySelector("[data-kiosk]");
@@ -63,6 +64,8 @@
   const source = new EventSource(stage.dataset.eventsUrl);
   source.addEventListener("attendance", function (message) {
     const data = JSON.parse(message.data);
+    // A track the liveness check refused: no greeting, and never why (it would teach how).
+    if (data.event === "refused") { say("Please look at the camera", "", 6000); return; }
     const url = stage.dataset.greetingUrl + "?employee_id=" + encodeURIComponent(data.employee_id) +
       "&seen_at=" + encodeURIComponent(data.seen_at);
     fetch(url, { credentials: "same-origin" })
