@@ -22,13 +22,10 @@ import contextlib
 import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +43,7 @@ from services.common.preflight import (
 from services.common.redact import redact_url
 from services.common.runtime import configure_logging
 from services.common.settings import SettingsError
+from services.common.storage.mongo_wire import MongoWireServer, nx_executable
 
 if TYPE_CHECKING:
     # Imported when used: a mistake in a flag is reported before the heavy modules load.
@@ -63,7 +61,6 @@ MONGO_FOLDER = "mongo"
 # Where a running all-in-one says which port its database listens on, for `attendance users`.
 MONGO_PORT_FILE = "port"
 DEFAULT_DATA_DIR = Path("data")
-STOP_TIMEOUT_S = 10.0
 ADMIN = "admin"
 # Stands in for a key that is generated only once the checks passed (see AllInOne.check).
 _KEY_TO_BE_GENERATED = "k" * 64
@@ -219,86 +216,6 @@ def first_admin_password(users, data_dir: Path) -> str | None:
 
 def forget_first_admin_password(data_dir: Path) -> None:
     (data_dir / ADMIN_PASSWORD_FILE).unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nx-27017 exited with status {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nx-27017 did not listen on port {port} within {timeout:.0f}s")
-
-
-def nx_executable() -> str:
-    beside = Path(sys.executable).parent / "nx-27017"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("nx-27017")
-    if found is None:
-        raise SettingsError(
-            "nx-27017 is not installed (pip install nx-27017), and MONGO_URL is not set"
-        )
-    return found
-
-
-class MongoWireServer:
-    """An nx-27017 subprocess holding its files in ``data_dir``."""
-
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                nx_executable(),
-                "--data-dir",
-                str(self.data_dir),
-                "-p",
-                str(self.port),
-                "--log-file",
-                str(self.data_dir / "server.log"),
-                "--pid-file",
-                str(self.data_dir / "server.pid"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            # Its own process group: Ctrl-C reaches us, and we stop it in order.
-            start_new_session=True,
-        )
-        try:
-            _wait_for_port(self.port, self.process)
-        except RuntimeError:
-            self.stop()
-            raise
-        logger.info("MongoDB-wire server on port %d (files in %s)", self.port, self.data_dir)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def _announced_port(folder: Path) -> int | None:

@@ -8,16 +8,13 @@ that is unset, a MongoDB-wire server (nx-27017) is started for the session.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+# free_port is the tests' too: they import it from here.
+from services.common.storage.mongo_wire import free_port as free_port
 from tests.helpers.redis_keys import delete_prefixed_keys
 
 pytest_plugins = ["tests.fixtures.rabbitmq", "tests.fixtures.models"]
@@ -43,51 +40,19 @@ def test_output_dir() -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
-
-
 @pytest.fixture(scope="session")
 def mongo_server_url(tmp_path_factory) -> str:
     if os.environ.get("MONGO_URL"):
         yield os.environ["MONGO_URL"]
         return
-    executable = shutil.which("nx-27017") or str(Path(sys.executable).parent / "nx-27017")
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("mongo")
-    process = subprocess.Popen(
-        [
-            executable,
-            "--data-dir",
-            str(data_dir),
-            "-p",
-            str(port),
-            "--log-file",
-            str(data_dir / "server.log"),
-            "--pid-file",
-            str(data_dir / "server.pid"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    from services.common.storage.mongo_wire import MongoWireServer
+
+    server = MongoWireServer(tmp_path_factory.mktemp("mongo"))
+    server.start()
     try:
-        wait_for_port(port)
-        yield f"mongodb://127.0.0.1:{port}"
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture

@@ -176,7 +176,7 @@ def bench_database(environ: Mapping[str, str]) -> Iterator[Database]:
             db.client.drop_database(name)
             db.client.close()
         return
-    from services.allinone import MongoWireServer
+    from services.common.storage.mongo_wire import MongoWireServer
 
     with tempfile.TemporaryDirectory(prefix="attendance-bench-") as folder:
         server = MongoWireServer(Path(folder))

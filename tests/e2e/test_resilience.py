@@ -8,13 +8,13 @@ import threading
 import pika
 import pytest
 
-from services.allinone import MongoWireServer
 from services.common.bus.rabbitmq import RabbitMQCommunicator
 from services.common.bus.rabbitmq_topology import REASON_HEADER
 from services.common.bus.topology import FACES, FRAMES, SIGHTINGS, dead_letter_queue
 from services.common.contracts import FrameMessage, SightingMessage, new_id, utc_now
 from services.common.storage.employees import EmployeeRepository, NewFace
 from services.common.storage.mongo import connect
+from services.common.storage.mongo_wire import MongoWireServer
 from tests.helpers.messages import TINY_JPEG, sighting, unit_vector
 from tests.helpers.processes import wait_until
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from services import cli
-from services.allinone import MONGO_FOLDER, MongoWireServer
+from services.allinone import MONGO_FOLDER
 from services.common.storage.accounts import UserStore
 from services.common.storage.mongo import connect
+from services.common.storage.mongo_wire import MongoWireServer
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.allinone import MongoWireServer
 from services.common.storage.mongo import connect
+from services.common.storage.mongo_wire import MongoWireServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
