@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from services.faces.quality import QualityGate, assess
 from services.recognizer.embedding import FaceEmbedder
 from services.recognizer.matching import DEFAULT_THRESHOLD, closest_employee
 
+if TYPE_CHECKING:
+    from services.faces.liveness import LivenessScorer
+
 logger = logging.getLogger(__name__)
 
 # A face less than half as wide as the main one is a bystander in the background (seen in the
@@ -34,6 +38,14 @@ BYSTANDER_RATIO = 0.5
 STORED_PHOTO_MAX_SIDE = 1024
 # The stored face crop and its preview are the same JPEG, so what is shown is what is kept.
 FACE_JPEG_QUALITY = 92
+# What a preview says of a photo whose face the liveness check would not take for a live one.
+# Enrolment photos are never refused for it (ID photos are often photos of photos), and the
+# reason for saying it: a photo of a print or a screen is a poorer likeness than one taken of
+# the person.
+LOOKS_LIKE_A_REPRODUCTION = (
+    "this photo looks like a photo of a screen or a print; it can be enrolled, but a photo "
+    "taken of the person recognises them better"
+)
 
 
 class EnrolmentExpired(Exception):
@@ -53,10 +65,14 @@ class Enroller:
         policy: OpenSetPolicy | None = None,
         quality_gate: QualityGate | None = None,
         clock: Callable[[], datetime] = utc_now,
+        liveness: LivenessScorer | None = None,
+        liveness_threshold: float = 0.5,
     ) -> None:
         """``policy`` (the recognizer's) gives the threshold above which a face counts as
         already enrolled; without it, ``match_threshold``. Photos whose face ``quality_gate``
-        refuses are refused (face_too_small, face_blurred, face_turned)."""
+        refuses are refused (face_too_small, face_blurred, face_turned). With ``liveness``, a
+        preview scores the photo's face and says when it is below ``liveness_threshold``
+        (never a refusal)."""
         self._finder = finder
         self._embedder = embedder
         self._employees = employees
@@ -66,6 +82,8 @@ class Enroller:
         self._policy = policy
         self._quality_gate = quality_gate
         self._clock = clock
+        self._liveness = liveness
+        self._liveness_threshold = liveness_threshold
 
     def enroll(
         self,
@@ -163,11 +181,21 @@ class Enroller:
     def preview(self, photo: bytes) -> FacePreview:
         """Detect and align the face of ``photo`` exactly as :meth:`enroll` would, with the
         same errors; nothing is embedded or stored."""
-        _, face = self._single_face(photo, 1)
-        return FacePreview(
+        return self.preview_with_liveness(photo)[0]
+
+    def preview_with_liveness(self, photo: bytes) -> tuple[FacePreview, float | None, str | None]:
+        """The preview, the face's liveness score (the whole photo as the frame; None without
+        a scorer) and the hint when it looks like a screen or a print (else None)."""
+        rgb, face = self._single_face(photo, 1)
+        preview = FacePreview(
             face_jpeg=encode_jpeg(face.crop, quality=FACE_JPEG_QUALITY),
             box=FaceBox(*face.box),
         )
+        if self._liveness is None:
+            return preview, None, None
+        [score] = self._liveness.score(rgb, [face.box])
+        hint = LOOKS_LIKE_A_REPRODUCTION if score < self._liveness_threshold else None
+        return preview, score, hint
 
     def _single_face(self, photo: bytes, number: int) -> tuple[np.ndarray, FoundFace]:
         where = f"photo {number}"
@@ -215,12 +243,14 @@ class Enroller:
         try:
             self._still_awaited(request.expires_at)
             if request.preview:
-                preview = self.preview(request.photos[0])
+                preview, score, hint = self.preview_with_liveness(request.photos[0])
                 return EnrolmentResult(
                     request_id=request.request_id,
                     ok=True,
                     face_jpeg=preview.face_jpeg,
                     face_box=BoundingBox(**preview.box.as_dict()),
+                    liveness_score=score,
+                    liveness_hint=hint,
                 )
             if request.employee_id:
                 employee = self.add_photos(

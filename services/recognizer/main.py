@@ -66,6 +66,12 @@ def build_stack(
     employees = EmployeeRepository(db)
     gallery = Gallery(cache, employees, embedder.model_id)
     policy = build_policy(settings, embedder.model_id)
+    liveness = None
+    if settings.liveness != "off":
+        from services.faces.liveness import LivenessScorer
+
+        # For the enrolment preview's hint only: camera faces are scored by the detector.
+        liveness = LivenessScorer(settings.attendance_models_dir)
     enroller = Enroller(
         build_finder(settings),
         embedder,
@@ -74,6 +80,8 @@ def build_stack(
         settings.enrolment_max_photo_bytes,
         policy=policy,
         quality_gate=settings.quality_gate,
+        liveness=liveness,
+        liveness_threshold=settings.liveness_threshold,
     )
     return RecognitionStack(embedder, gallery, enroller, policy)
 
