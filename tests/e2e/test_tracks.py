@@ -87,7 +87,14 @@ def enroll_miranda(pipeline_env, faces_dir) -> str:
 
 
 def test_each_person_passing_is_one_decision_and_a_stranger_is_decided_when_the_track_ends(
-    pipeline_env, services, wait_for_consumers, faces_dir, rabbitmq_url, bus_prefix, sightings
+    pipeline_env,
+    services,
+    wait_for_consumers,
+    faces_dir,
+    rabbitmq_url,
+    bus_prefix,
+    sightings,
+    frames_waiting,
 ):
     miranda = enroll_miranda(pipeline_env, faces_dir)
     services("detector")
@@ -99,7 +106,7 @@ def test_each_person_passing_is_one_decision_and_a_stranger_is_decided_when_the_
     for index in sorted(frames):
         camera.publish(FRAMES, frames[index])
         # The frames queue keeps the newest 8: let the detector keep up.
-        wait_until(lambda: camera.queue_depth(FRAMES) == 0, 10, "the detector to take a frame")
+        wait_until(lambda: frames_waiting() == 0, 10, "the detector to take a frame")
     camera.close()
 
     # Miranda's track ended when the audience came (a gap in capture time); the audience
