@@ -528,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         # argparse's REMAINDER cannot pass on options (--manifest ...) as the first words, so
         # the evaluation's own parser takes them directly.
         return _eval(argparse.Namespace(rest=argv[1:]))
+    from services.common.bus.base import BusUnavailable
     from services.common.model_files import ModelFileError
 
     args = build_parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
@@ -541,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ModelFileError) as exc:
         sys.stderr.write(f"{prog}: {exc}\n")
         return USAGE_ERROR
+    except BusUnavailable as exc:
+        # The broker is away, or a queue must drain before an upgrade: said in one line.
+        sys.stderr.write(f"{prog}: {exc}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")
         return 130
