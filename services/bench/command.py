@@ -43,15 +43,19 @@ def _enrolment(text: str) -> tuple[str, Path]:
 
 DESCRIPTION = (
     "Measure the pipeline (detector → recognizer, in one process, one frame at a time) on a "
-    "video, or the recognizer's network and matching alone. Prints a table, or JSON with "
-    "--json. A benchmark: it judges nothing."
+    "video; with --cameras N, N cameras playing it at once in real time; or the recognizer's "
+    "network and matching alone. Prints a table, or JSON with --json. A benchmark: it judges "
+    "nothing."
 )
 NEEDS = (
     "the model files; a MongoDB-wire server of its own (nx-27017) unless MONGO_URL is set, "
-    "where it uses a database of its own and drops it after"
+    "where it uses a database of its own and drops it after; with --broker, RabbitMQ at "
+    "RABBITMQ_URL with the consistent-hash exchange plugin"
 )
 EXAMPLE = (
     "attendance bench --video clip.mp4 --enroll 'Ada Lovelace=ada.jpg' --every-frame\n"
+    "attendance bench --video clip.mp4 --enroll 'Ada Lovelace=ada.jpg' --cameras 3 --fps 15 "
+    "--broker\n"
     "attendance bench --recognizer --gallery 1000 10000 100000 --json"
 )
 
@@ -90,7 +94,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--every-frame", action="store_true", help="analyse every frame (the default)"
     )
     parser.add_argument(
-        "--max-frames", type=_positive_int, metavar="N", help="stop after N analysed frames"
+        "--max-frames",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N analysed frames (with --cameras: N frames per camera)",
+    )
+    parser.add_argument(
+        "--cameras",
+        type=_positive_int,
+        metavar="N",
+        help="play the video as N cameras at once, in real time (cam-1..cam-N), the detector "
+        "and the recognizer in threads: frames dropped, queue depths, capture-to-decision "
+        "latency per camera",
+    )
+    parser.add_argument(
+        "--loops",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="with --cameras: each camera plays the video K times (default 1)",
+    )
+    parser.add_argument(
+        "--broker",
+        action="store_true",
+        help="with --cameras: over RabbitMQ (RABBITMQ_URL) under a prefix of the run's own, "
+        "removed after, instead of the in-memory bus",
     )
     parser.add_argument(
         "--recognizer",
@@ -125,7 +153,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from services.bench import network, pipeline
 
     figures: dict[str, Any] = {}
-    if args.video is not None:
+    if args.video is not None and args.cameras is not None:
+        from services.bench import cameras
+
+        figures["cameras"] = cameras.run(
+            cameras.CamerasBench(
+                args.video,
+                args.enroll,
+                args.cameras,
+                args.fps,
+                loops=args.loops,
+                max_frames=args.max_frames,
+                broker=args.broker,
+            )
+        )
+    elif args.video is not None:
         bench = pipeline.VideoBench(args.video, args.enroll, args.fps, args.max_frames)
         figures["video"] = pipeline.run(bench)
     if args.recognizer:
@@ -148,8 +190,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     parser = args.bench_parser
     if args.video is None and not args.recognizer and not args.gallery:
         parser.error("nothing to measure: give --video FILE, --recognizer or --gallery N")
-    if args.video is None and (args.enroll or args.fps or args.every_frame or args.max_frames):
-        parser.error("--enroll, --fps, --every-frame and --max-frames go with --video FILE")
+    if args.video is None and (
+        args.enroll or args.fps or args.every_frame or args.max_frames or args.cameras
+    ):
+        parser.error(
+            "--enroll, --fps, --every-frame, --max-frames and --cameras go with --video FILE"
+        )
+    if args.cameras is None and (args.broker or args.loops != 1):
+        parser.error("--broker and --loops go with --cameras N")
     if args.video is not None and not args.video.is_file():
         parser.error(f"--video {args.video}: no such file")
     # The services log every face at INFO: the figures would drown.

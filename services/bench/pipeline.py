@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pymongo.database import Database
@@ -33,6 +33,9 @@ from services.common.contracts import (
     utc_now,
 )
 from services.common.settings import SettingsError
+
+if TYPE_CHECKING:
+    from services.recognizer.main import RecognitionStack
 
 CAMERA_ID = "bench"
 UNKNOWN = "unknown"
@@ -133,6 +136,28 @@ class Tally:
         return rows
 
 
+def enrol(stack: RecognitionStack, enrolments: Sequence[tuple[str, Path]]) -> None:
+    """Enrol each (name, photo) through the recognizer's own enroller."""
+    from services.recognizer.enrolment import EnrolmentError
+
+    for name, photo in enrolments:
+        try:
+            stack.enroller.enroll(name, [photo.read_bytes()])
+        except EnrolmentError as exc:
+            raise SettingsError(f"--enroll {name}={photo}: {exc}") from None
+
+
+def video_fps(video: Path) -> float:
+    """The video's own frame rate (30 where the file does not say)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    try:
+        return capture.get(cv2.CAP_PROP_FPS) or 30.0
+    finally:
+        capture.release()
+
+
 def frames_of(
     video: Path, fps: float | None, max_frames: int | None
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -210,7 +235,6 @@ def run(bench: VideoBench) -> dict[str, Any]:
     from services.detector.main import build as build_detector
     from services.detector.settings import DetectorSettings
     from services.faces.factory import build_finder, built_detectors, close_detectors
-    from services.recognizer.enrolment import EnrolmentError
     from services.recognizer.main import build_stack, recognizer_for
     from services.recognizer.settings import RecognizerSettings
 
@@ -224,11 +248,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
         with bench_database(environ) as db:
             cache = InMemoryCache()
             stack = build_stack(recognizer_settings, db, cache)
-            for name, photo in bench.enrolments:
-                try:
-                    stack.enroller.enroll(name, [photo.read_bytes()])
-                except EnrolmentError as exc:
-                    raise SettingsError(f"--enroll {name}={photo}: {exc}") from None
+            enrol(stack, bench.enrolments)
             broker = InMemoryBroker()
             capture_bus = InMemoryCommunicator(broker)
             detector_bus = RecordingCommunicator(broker, tally.published)
