@@ -13,6 +13,7 @@ from services.common.bus.topology import FRAMES
 from services.common.contracts import FrameMessage, new_id, utc_now
 from services.common.images import encode_jpeg, fit_within
 from services.common.metrics import FRAMES_PUBLISHED
+from services.common.outages import OutageBackoff
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Capture:
         self._quality = jpeg_quality
         self._max_side = max_side
         self._loop = loop
-        self._reconnect_max_delay = reconnect_max_delay
+        self._reconnect = OutageBackoff(first_s=1.0, max_s=reconnect_max_delay)
         self._stopping = threading.Event()
         self.frames_published = 0
 
@@ -55,7 +56,6 @@ class Capture:
 
     def run(self) -> None:
         """Publish until the source ends (files, folders) or :meth:`stop` is called."""
-        delay = 1.0
         while not self._stopping.is_set():
             try:
                 for rgb in read_frames(self.spec, self._fps, loop=self._loop):
@@ -64,15 +64,15 @@ class Capture:
                     self._bus.publish(FRAMES, self.frame_message(rgb))
                     self.frames_published += 1
                     FRAMES_PUBLISHED.labels(self.camera_id).inc()
-                    delay = 1.0
+                    self._reconnect.succeeded()
                 logger.info("source %s ended after %d frames", self.spec, self.frames_published)
                 return
             except SourceError as exc:
                 if not self.spec.is_live:
                     raise
+                delay = self._reconnect.failed()
                 logger.warning("%s; reopening in %.0fs", exc, delay)
                 self._stopping.wait(delay)
-                delay = min(self._reconnect_max_delay, delay * 2)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -49,7 +49,11 @@ class OutageBackoff:
     def failed(self) -> float:
         """Record one more failed try; return how long to wait before the next."""
         self._failures += 1
-        return float(min(self.max_s, self.first_s * 2 ** (self._failures - 1)))
+        return self.delay_after(self._failures)
+
+    def delay_after(self, failures: int) -> float:
+        """The wait after ``failures`` failed tries in a row: doubling from ``first_s``."""
+        return float(min(self.max_s, self.first_s * 2 ** max(0, failures - 1)))
 
     def succeeded(self) -> None:
         self._failures = 0

@@ -11,7 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -185,7 +185,9 @@ def waits_for_a_dependency(outcomes: Sequence[Outcome]) -> bool:
     return any(outcome.action == "requeue" for outcome in outcomes)
 
 
-def _apply(handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list) -> None:
+def _apply(
+    handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list[Outcome | None]
+) -> None:
     replies = handler([message for _, message in items])
     if replies is None:
         replies = [None] * len(items)
@@ -196,7 +198,7 @@ def _apply(handler: BatchHandler[M], items: list[tuple[int, M]], outcomes: list)
 
 
 def _wait_for_dependency(
-    channel: Channel, exc: Exception, indices: list[int], outcomes: list
+    channel: Channel[Any], exc: Exception, indices: list[int], outcomes: list[Outcome | None]
 ) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     logger.warning(
@@ -210,11 +212,11 @@ def _wait_for_dependency(
 
 
 def _record_failure(
-    channel: Channel,
+    channel: Channel[Any],
     deliveries: Sequence[Delivery],
     index: int,
     exc: Exception,
-    outcomes: list,
+    outcomes: list[Outcome | None],
     max_attempts: int,
 ) -> None:
     attempts = deliveries[index].attempts + 1
@@ -281,7 +283,7 @@ class Communicator(ABC):
     def close(self) -> None:
         """Release connections."""
 
-    def queue_depth(self, channel: Channel) -> int | None:
+    def queue_depth(self, channel: Channel[Any]) -> int | None:
         """Messages waiting in the channel's work queue, if the transport can tell; for a
         partitioned channel, in this communicator's own queue (None while it consumes none)."""
         return None
@@ -310,4 +312,10 @@ class Subscription(Generic[M]):
     handler: BatchHandler[M]
     batch_size: int = 1
     broadcast: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def reply_channel(reply_type: type[R]) -> Channel[R]:
+    """The pseudo-channel a reply of ``reply_type`` is decoded with (replies travel on a
+    requester's own queue, not through the topology)."""
+    return Channel(f"_reply.{reply_type.kind}", reply_type, "_reply")

@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -29,10 +30,10 @@ from services.common.bus.base import (
     Subscription,
     decode,
     handle_batch,
+    reply_channel,
     waits_for_a_dependency,
 )
 from services.common.bus.topology import Channel
-from services.common.contracts import Message
 from services.common.outages import OutageBackoff
 
 QUEUE_DROPPED = Counter(
@@ -49,7 +50,7 @@ class _Queue:
     ttl_s: float | None = None
     # "drop_head": the oldest message goes when full; "reject": the new one is refused.
     overflow: str = "drop_head"
-    items: deque = field(default_factory=deque)
+    items: deque[tuple[float, Delivery]] = field(default_factory=deque)
     dropped: int = 0
 
     def __post_init__(self) -> None:
@@ -95,7 +96,7 @@ class InMemoryBroker:
         self._bindings: dict[str, set[str]] = {}
         self.dead_letters: list[DeadLetter] = []
 
-    def declare(self, channel: Channel, queue_name: str | None = None) -> _Queue:
+    def declare(self, channel: Channel[Any], queue_name: str | None = None) -> _Queue:
         name = queue_name or channel.work_queue
         with self.condition:
             queue = self._queues.get(name)
@@ -110,7 +111,7 @@ class InMemoryBroker:
         with self.condition:
             return self._queues.setdefault(name, _Queue(name))
 
-    def route(self, channel: Channel, delivery: Delivery) -> None:
+    def route(self, channel: Channel[Any], delivery: Delivery) -> None:
         if channel.name not in self._bindings and not channel.name.startswith("_"):
             self.declare(channel)
         refused: QueueFull | None = None
@@ -160,7 +161,7 @@ class InMemoryCommunicator(Communicator):
     ) -> None:
         self.broker = broker
         self.max_attempts = max_attempts
-        self._subscriptions: list[tuple[Subscription, str]] = []
+        self._subscriptions: list[tuple[Subscription[Any], str]] = []
         self._stopping = threading.Event()
         self._outage = outage_backoff or OutageBackoff()
 
@@ -194,7 +195,7 @@ class InMemoryCommunicator(Communicator):
                 while True:
                     for delivery in reply_queue.take(1):
                         if delivery.correlation_id == correlation_id:
-                            return decode(_reply_channel(reply_type), delivery.body)
+                            return decode(reply_channel(reply_type), delivery.body)
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise RequestTimeout(f"no reply on {channel.name} within {timeout:.0f}s")
@@ -222,7 +223,7 @@ class InMemoryCommunicator(Communicator):
         return worked
 
     def _settle(
-        self, subscription: Subscription, queue_name: str, deliveries: Sequence[Delivery]
+        self, subscription: Subscription[Any], queue_name: str, deliveries: Sequence[Delivery]
     ) -> None:
         outcomes = handle_batch(
             subscription.channel, subscription.handler, deliveries, self.max_attempts
@@ -267,9 +268,5 @@ class InMemoryCommunicator(Communicator):
             if subscription.broadcast:
                 self.broker.remove_queue(queue_name)
 
-    def queue_depth(self, channel: Channel) -> int | None:
+    def queue_depth(self, channel: Channel[Any]) -> int | None:
         return self.broker.depth(channel.work_queue)
-
-
-def _reply_channel(reply_type: type[Message]) -> Channel:
-    return Channel(f"_reply.{reply_type.kind}", reply_type, "_reply")

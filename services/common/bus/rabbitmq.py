@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingConnection
@@ -38,6 +39,7 @@ from services.common.bus.base import (
     Subscription,
     decode,
     handle_batch,
+    reply_channel,
     waits_for_a_dependency,
 )
 from services.common.bus.rabbitmq_links import (
@@ -61,7 +63,6 @@ from services.common.bus.rabbitmq_topology import (
     retry_properties,
 )
 from services.common.bus.topology import Channel, dead_letter_exchange
-from services.common.contracts import Message
 from services.common.outages import OutageBackoff
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class RabbitMQCommunicator(Communicator):
         self._outage = OutageBackoff(backoff_initial, backoff_max)
         self._state_lock = threading.Lock()  # subscriptions, consuming connection, _running
         self._running = False
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription[Any]] = []
         self._consuming: BlockingConnection | None = None
         self._consumers: list[Consumer] = []
         self._missing_plugin_told = False
@@ -142,7 +143,7 @@ class RabbitMQCommunicator(Communicator):
         )
         self._start_keepalive()
 
-    def queue_depth(self, channel: Channel) -> int | None:
+    def queue_depth(self, channel: Channel[Any]) -> int | None:
         """The shared work queue's depth; for a partitioned channel, that of this
         communicator's own queue(s), None while it consumes none (as read by the consuming
         thread, at most a second ago)."""
@@ -205,7 +206,7 @@ class RabbitMQCommunicator(Communicator):
             self._start_keepalive()
             if reply is None:
                 raise RequestTimeout(f"no reply on {channel.name} within {timeout:g}s")
-            return decode(_reply_channel(reply_type), reply)
+            return decode(reply_channel(reply_type), reply)
         raise AssertionError("unreachable")
 
     # -- consuming ----------------------------------------------------------------------------
@@ -307,7 +308,7 @@ class RabbitMQCommunicator(Communicator):
                     self._missing_plugin_told = False
 
     def _start_consumer(
-        self, connection: BlockingConnection, subscription: Subscription
+        self, connection: BlockingConnection, subscription: Subscription[Any]
     ) -> Consumer:
         channel = subscription.channel
         pika_channel = connection.channel()
@@ -458,7 +459,3 @@ class RabbitMQCommunicator(Communicator):
             # A running run() owns the consuming connection and closes it on its way out.
             if not self._running:
                 self._close_consuming()
-
-
-def _reply_channel(reply_type: type[Message]) -> Channel:
-    return Channel(f"_reply.{reply_type.kind}", reply_type, "_reply")

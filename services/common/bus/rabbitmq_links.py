@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import pika
@@ -28,6 +28,7 @@ from services.common.bus.rabbitmq_topology import (
     message_properties,
 )
 from services.common.bus.topology import Channel
+from services.common.outages import OutageBackoff
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Connector:
 
     def delay(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failure in a row."""
-        return min(self._backoff_initial * 2 ** max(0, failures - 1), self._backoff_max)
+        return OutageBackoff(self._backoff_initial, self._backoff_max).delay_after(failures)
 
     @property
     def longest_delay(self) -> float:
@@ -149,20 +150,20 @@ class Link:
             close_quietly(connection)
             raise
 
-    def prepare(self, channel: Channel, prefix: str) -> None:
+    def prepare(self, channel: Channel[Any], prefix: str) -> None:
         # Serve heartbeats and notice a connection the broker closed while we were idle.
         self.connection.process_data_events(time_limit=0)
         if channel.name not in self._declared:
             declare_for_publishing(self.confirmed, channel, prefix)
             self._declared.add(channel.name)
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: Channel[Any]) -> None:
         """Declare the channel again next time (its queue may have been deleted)."""
         self._declared.discard(channel.name)
 
     def publish(
         self,
-        channel: Channel,
+        channel: Channel[Any],
         prefix: str,
         body: bytes,
         routing_key: str,
@@ -185,7 +186,7 @@ class Link:
         close_quietly(self.connection)
 
 
-def refuses_when_full(channel: Channel) -> bool:
+def refuses_when_full(channel: Channel[Any]) -> bool:
     return channel.max_length is not None and not channel.lossy and channel.overflow == "reject"
 
 
@@ -199,7 +200,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._link: Link | None = None
 
-    def publish(self, channel: Channel, body: bytes, routing_key: str) -> None:
+    def publish(self, channel: Channel[Any], body: bytes, routing_key: str) -> None:
         """Publish; on a durable channel, return once confirmed. Retried on a new connection
         when the old one died (a duplicate is possible then: delivery is at least once)."""
         properties = message_properties(channel)
@@ -254,7 +255,7 @@ class Publisher:
                 finally:
                     if probe.is_open:
                         probe.close()
-                return result.method.message_count
+                return int(result.method.message_count)
             except pika.exceptions.ChannelClosedByBroker:
                 return None  # no such queue
             except (BusUnavailable, pika.exceptions.AMQPError) as exc:
@@ -316,7 +317,7 @@ class RequestLink(Link):
         if props.correlation_id:
             self.replies[props.correlation_id] = body
 
-    def call(self, channel: Channel, prefix: str, body: bytes, timeout: float) -> bytes | None:
+    def call(self, channel: Channel[Any], prefix: str, body: bytes, timeout: float) -> bytes | None:
         """Publish a request and wait for its reply body; None if none came in time."""
         self.replies.clear()  # late replies to earlier, timed-out requests
         self.sent = False
@@ -386,7 +387,7 @@ class RequestPool:
 class Consumer:
     """One subscription consuming on the live consuming connection."""
 
-    subscription: Subscription
+    subscription: Subscription[Any]
     pika_channel: BlockingChannel
     queue: str
     pending: list[tuple[Basic.Deliver, BasicProperties, bytes]] = field(default_factory=list)

@@ -63,7 +63,7 @@ class _PluginMissingSaidOnce(logging.Filter):
 logging.getLogger("pika.adapters.blocking_connection").addFilter(_PluginMissingSaidOnce())
 
 
-def queue_arguments(channel: Channel) -> dict[str, Any] | None:
+def queue_arguments(channel: Channel[Any]) -> dict[str, Any] | None:
     """Arguments bounding a channel's queues: when full, a lossy channel's oldest message goes;
     a bounded durable one refuses the new message (the publisher is told, by a negative
     confirm)."""
@@ -76,13 +76,13 @@ def queue_arguments(channel: Channel) -> dict[str, Any] | None:
     return arguments or None
 
 
-def has_work_queue(channel: Channel) -> bool:
+def has_work_queue(channel: Channel[Any]) -> bool:
     """Whether the channel has one queue shared by its consumers (not so for broadcast-only
     and partitioned channels)."""
     return channel.name not in BROADCAST_ONLY and not channel.partitioned
 
 
-def declare_exchange(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+def declare_exchange(pika_channel: BlockingChannel, channel: Channel[Any], prefix: str) -> str:
     name = channel.exchange_name(prefix)
     # Durable even for lossy channels: the exchange is shared by every service, and durability
     # of the messages themselves is decided per message (delivery mode).
@@ -90,7 +90,7 @@ def declare_exchange(pika_channel: BlockingChannel, channel: Channel, prefix: st
     return name
 
 
-def declare_work_queue(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+def declare_work_queue(pika_channel: BlockingChannel, channel: Channel[Any], prefix: str) -> str:
     """Declare the channel's exchange and the shared work queue bound to all of it."""
     exchange = declare_exchange(pika_channel, channel, prefix)
     queue = channel.queue_name(prefix)
@@ -101,7 +101,7 @@ def declare_work_queue(pika_channel: BlockingChannel, channel: Channel, prefix: 
     # deprecated by RabbitMQ, and the TTL keeps stale frames from piling up across a restart.
     pika_channel.queue_declare(queue, durable=True, arguments=arguments)
     pika_channel.queue_bind(queue, exchange, routing_key="#")
-    return queue
+    return str(queue)
 
 
 def replace_if_declared_otherwise(
@@ -239,7 +239,9 @@ def retire_shared_queue(connection: BlockingConnection, channel: Channel[Any], p
     )
 
 
-def declare_broadcast_queue(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> str:
+def declare_broadcast_queue(
+    pika_channel: BlockingChannel, channel: Channel[Any], prefix: str
+) -> str:
     """A private, server-named queue that sees every message of the channel while connected."""
     exchange = declare_exchange(pika_channel, channel, prefix)
     result = pika_channel.queue_declare(
@@ -247,7 +249,7 @@ def declare_broadcast_queue(pika_channel: BlockingChannel, channel: Channel, pre
     )
     queue = result.method.queue
     pika_channel.queue_bind(queue, exchange, routing_key="#")
-    return queue
+    return str(queue)
 
 
 def declare_dead_letters(pika_channel: BlockingChannel, prefix: str) -> str:
@@ -259,7 +261,9 @@ def declare_dead_letters(pika_channel: BlockingChannel, prefix: str) -> str:
     return exchange
 
 
-def declare_for_publishing(pika_channel: BlockingChannel, channel: Channel, prefix: str) -> None:
+def declare_for_publishing(
+    pika_channel: BlockingChannel, channel: Channel[Any], prefix: str
+) -> None:
     """What a publisher needs so that no message of a durable channel is lost before a consumer
     has ever started: the exchange and, where there is one, the shared work queue (a
     partitioned channel's consumers declare their own queues, and what is published before
@@ -271,7 +275,7 @@ def declare_for_publishing(pika_channel: BlockingChannel, channel: Channel, pref
 
 
 def message_properties(
-    channel: Channel,
+    channel: Channel[Any],
     *,
     headers: dict[str, Any] | None = None,
     reply_to: str | None = None,
@@ -304,7 +308,7 @@ def attempts_of(properties: pika.BasicProperties) -> int:
 
 
 def retry_properties(
-    channel: Channel, properties: pika.BasicProperties, attempts: int
+    channel: Channel[Any], properties: pika.BasicProperties, attempts: int
 ) -> pika.BasicProperties:
     """Properties of a message sent back to its queue after its ``attempts``-th failure.
 
@@ -321,7 +325,7 @@ def retry_properties(
 
 
 def dead_letter_properties(
-    channel: Channel,
+    channel: Channel[Any],
     properties: pika.BasicProperties,
     *,
     prefix: str,

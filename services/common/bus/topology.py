@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from services.common.contracts import (
     AttendanceEvent,
@@ -98,7 +98,9 @@ FRAMES: Channel[FrameMessage] = Channel(
 # Bounded: a detector sends a few faces per track, so it fills only when the recognizers fall
 # far behind (128 faces are several seconds of a recognizer's work); then the detector drops
 # new faces (a later face of the track replaces one) and holds track ends until there is room.
-FACES: Channel = Channel("faces", FaceEvent, "faces.recognize", max_length=128, overflow="reject")
+FACES: Channel[Any] = Channel(
+    "faces", FaceEvent, "faces.recognize", max_length=128, overflow="reject"
+)
 SIGHTINGS: Channel[SightingMessage] = Channel("sightings", SightingMessage, "sightings.record")
 ENROLMENTS: Channel[EnrolmentRequest] = Channel(
     "enrolments", EnrolmentRequest, "enrolments.process"
@@ -113,7 +115,7 @@ ATTENDANCE_EVENTS: Channel[AttendanceEvent] = Channel(
     ttl_ms=60_000,
 )
 
-ALL_CHANNELS: tuple[Channel, ...] = (FRAMES, FACES, SIGHTINGS, ENROLMENTS, ATTENDANCE_EVENTS)
+ALL_CHANNELS: tuple[Channel[Any], ...] = (FRAMES, FACES, SIGHTINGS, ENROLMENTS, ATTENDANCE_EVENTS)
 DEAD_LETTER_NAME = "dead-letter"
 
 
