@@ -87,18 +87,27 @@ def match(
         )
     probes = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
     best = gallery.best_per_employee(probes)
+    rows = np.arange(len(best))
+    # The best and the runner-up only: a partition, not a sort of the whole gallery.
+    if best.shape[1] > 1:
+        pair = np.argpartition(best, -2, axis=1)[:, -2:]
+        pair_scores = best[rows[:, None], pair]
+        first = pair_scores.argmax(axis=1)
+        top_index = pair[rows, first]
+        runner_ups = pair_scores[rows, 1 - first]
+    else:
+        top_index = np.zeros(len(best), dtype=np.int64)
+        runner_ups = np.full(len(best), -np.inf, dtype=np.float32)
     results = []
-    for row in best:
-        order = np.argsort(row)[::-1]
-        top = float(row[order[0]])
-        runner_up = float(row[order[1]]) if len(order) > 1 else float("-inf")
-        candidate = gallery.employee_ids[int(order[0])]
-        accepted = top >= threshold and top - runner_up >= margin
+    for row, position, runner_up in zip(best, top_index, runner_ups, strict=True):
+        top = float(row[position])
+        candidate = gallery.employee_ids[int(position)]
+        accepted = top >= threshold and top - float(runner_up) >= margin
         results.append(
             Match(
                 employee_id=candidate if accepted else None,
                 similarity=top,
-                runner_up_similarity=runner_up,
+                runner_up_similarity=float(runner_up),
                 accepted=accepted,
                 candidate_id=candidate,
             )

@@ -105,3 +105,55 @@ def test_nobody_is_closest_in_a_gallery_of_nobody_else():
     alone = GalleryMatrix(["alice"], np.array([unit(1, 0, 0)]))
     assert closest_employee(unit(1, 0, 0), alone, excluding="alice") is None
     assert closest_employee(unit(1, 0, 0), GalleryMatrix.empty(3)) is None
+
+
+def _brute_force_best(labels: list[str], vectors: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """Each probe's best cosine to each employee, one employee at a time (the definition)."""
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    people = sorted(set(labels))
+    return np.array(
+        [
+            [
+                max(float(probe @ vectors[i]) for i, label in enumerate(labels) if label == person)
+                for person in people
+            ]
+            for probe in probes
+        ]
+    )
+
+
+def test_an_employee_whose_photos_are_scattered_among_others_gets_the_best_of_them():
+    rng = np.random.default_rng(1)
+    labels = ["carol", "alice", "bob", "alice", "carol", "alice", "dan"]
+    vectors = rng.standard_normal((len(labels), 8)).astype(np.float32)
+    probes = rng.standard_normal((5, 8)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    gallery = GalleryMatrix(labels, vectors)
+    expected = _brute_force_best(labels, vectors, probes)
+    assert np.allclose(gallery.best_per_employee(probes), expected, atol=1e-5)
+    # Each row still names its owner after the rows were grouped.
+    for owner, row in zip(gallery.row_employee_ids, gallery.matrix, strict=True):
+        original = [i for i, label in enumerate(labels) if label == owner]
+        assert any(np.allclose(row, vectors[i] / np.linalg.norm(vectors[i])) for i in original)
+
+
+def test_the_best_and_runner_up_are_those_a_full_sort_would_give():
+    rng = np.random.default_rng(2)
+    labels = [f"p{i % 300}" for i in range(500)]
+    vectors = rng.standard_normal((len(labels), 16)).astype(np.float32)
+    probes = rng.standard_normal((20, 16)).astype(np.float32)
+    gallery = GalleryMatrix(labels, vectors)
+    expected = _brute_force_best(
+        labels, vectors, probes / np.linalg.norm(probes, axis=1, keepdims=True)
+    )
+    for result, row in zip(match(probes, gallery, 0.0, 0.0), expected, strict=True):
+        ranked = np.sort(row)[::-1]
+        assert result.similarity == pytest.approx(ranked[0], abs=1e-5)
+        assert result.runner_up_similarity == pytest.approx(ranked[1], abs=1e-5)
+        assert result.candidate_id == gallery.employee_ids[int(np.argmax(row))]
+
+
+def test_building_the_gallery_leaves_the_callers_embeddings_as_they_were():
+    embeddings = np.array([[3.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dtype=np.float32)
+    GalleryMatrix(["bob", "alice"], embeddings)
+    assert embeddings.tolist() == [[3.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
