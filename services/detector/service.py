@@ -92,9 +92,10 @@ class Detector:
         """``quality_gate``: faces it refuses are not sent (None: every face is). With
         ``idle_sweep_s``, :meth:`start` runs a thread that ends the tracks of cameras whose
         frames stopped coming, checking that often. With ``liveness``, the faces the gate lets
-        through are scored and counted live at ``liveness_threshold`` per track; the first face
-        at which a track has ``liveness_min_faces`` scored is sent even when the selection
-        would skip it, if no face sent so far carried that many: the recognizer, waiting for
+        through are scored and counted live at ``liveness_threshold`` per track; once the
+        track's first faces were sent, the first face at which it has ``liveness_min_faces``
+        scored is sent even when the selection would skip it, if no face sent so far carried
+        that many: the recognizer, waiting for
         the track's liveness, can then decide while the person is still there (a kiosk user
         stands still, and the track would otherwise end only when they leave)."""
         self._bus = bus
@@ -246,9 +247,11 @@ class Detector:
 
     def _liveness_due(self, tally: LivenessTally | None, selection: TrackSelection) -> bool:
         """Whether the track's liveness just became decidable and no face sent says so yet."""
+        # Only once the track's first faces are sent: until then the selection sends faces
+        # anyway, spaced so that they differ (an early one here would change what is fused).
         return (
             tally is not None
-            and selection.sent > 0
+            and selection.sent >= self._policy.first_faces
             and tally.sent_scored < self._liveness_min_faces <= tally.scored
         )
 
