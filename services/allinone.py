@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pydantic import SecretStr
+
 from services.capture.preflight import camera_present, check_source
 from services.common.preflight import (
     check_account_password,
@@ -434,9 +436,9 @@ class AllInOne:
             announced.write_text(f"{self.mongo.port}\n")
             self._cleanups.append(lambda: announced.unlink(missing_ok=True))
             connections["mongo_url"] = self.mongo.url
-        web_overrides: dict[str, str] = dict(connections)
+        web_overrides: dict[str, object] = dict(connections)
         if not self._uses("WEB_SECRET_KEY"):
-            web_overrides["web_secret_key"] = load_or_create_secret(data_dir)
+            web_overrides["web_secret_key"] = SecretStr(load_or_create_secret(data_dir))
         detector_settings = plan.detector.model_copy(update=connections)
         recognizer_settings = plan.recognizer.model_copy(update=connections)
         recorder_settings = plan.recorder.model_copy(update=connections)

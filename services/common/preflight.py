@@ -12,6 +12,8 @@ import os
 import socket
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from services.common.model_files import (
     FACENET_CASIA,
     FULL_RANGE_DETECTOR,
@@ -96,7 +98,7 @@ def check_enroll_dir(path: Path, name: str = "--enroll-dir") -> None:
         )
 
 
-def check_account_password(password: str | None, account: str, variable: str) -> None:
+def check_account_password(password: SecretStr | None, account: str, variable: str) -> None:
     """A password setting that creates an account follows the account rules (12+ characters,
     not a common one), so a weak one stops the start before anything loads."""
     if not password:
@@ -104,7 +106,7 @@ def check_account_password(password: str | None, account: str, variable: str) ->
     from services.common.domain.passwords import WeakPassword, check_password
 
     try:
-        check_password(password, account)
+        check_password(password.get_secret_value(), account)
     except WeakPassword as exc:
         raise SettingsError(f"{variable}: {exc}") from None
 

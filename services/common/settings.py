@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from services.common.redact import redact_url
@@ -24,6 +24,7 @@ RESERVED_PREFIX = "ATTENDANCE_"
 # Values of these fields are never repeated in an error message.
 SECRET_WORDS = ("password", "secret", "token")
 MAX_SHOWN_VALUE = 80
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
 
 class SettingsError(ValueError):
@@ -54,6 +55,9 @@ class CommonSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
     health_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # Secrets (SecretStr fields) not set in the environment are read from a file named after
+    # the field here: where docker compose mounts its `secrets:`.
+    attendance_secrets_dir: Path = DEFAULT_SECRETS_DIR
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -104,6 +108,10 @@ class CommonSettings(BaseSettings):
             if key.upper() == name.upper()
         }
         values.update(overrides)
+        secrets_dir = Path(str(values.get("attendance_secrets_dir", DEFAULT_SECRETS_DIR)))
+        for name in secret_fields(cls):
+            if name not in values and (secrets_dir / name).is_file():
+                values[name] = (secrets_dir / name).read_text().strip()
         names = {name: name.upper() for name in cls.model_fields}
         names.update({name: flag for name, flag in (given_as or {}).items() if name in overrides})
         try:
@@ -131,6 +139,15 @@ class SiteDaySettings(CommonSettings):
     @property
     def departure_gap(self) -> timedelta:
         return timedelta(seconds=self.departure_min_gap)
+
+
+def secret_fields(cls: type[BaseSettings]) -> list[str]:
+    """The fields of ``cls`` that hold secrets (typed SecretStr, possibly optional)."""
+    return [
+        name
+        for name, info in cls.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
+    ]
 
 
 def variable_name(field: str) -> str:

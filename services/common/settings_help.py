@@ -27,6 +27,8 @@ MEANINGS: dict[str, str] = {
     "ATTENDANCE_BUS_PREFIX": "prefix of exchanges, queues and cache keys",
     "ATTENDANCE_MODELS_DIR": f"folder holding the model files (default {DEFAULT_MODELS_DIR})",
     "ATTENDANCE_MAX_ATTEMPTS": "failed attempts before a message is dead-lettered",
+    "ATTENDANCE_SECRETS_DIR": "folder of secret files, one per secret setting named like it in "
+    "lower case (web_secret_key), read when its variable is not set",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "LOG_JSON": "log one JSON object per line",
     "HEALTH_PORT": "port of /healthz, /readyz and /metrics (0: none)",

@@ -117,7 +117,7 @@ def create_app(
     live feed. ``enroller`` registers employees."""
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.web_secret_key,
+        SECRET_KEY=settings.web_secret_key.get_secret_value(),
         MAX_CONTENT_LENGTH=settings.web_max_upload_bytes,
         # The form-field limit only concerns text fields; files are bounded by the line above.
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
@@ -132,11 +132,19 @@ def create_app(
     users.ensure_indexes()
     if settings.web_admin_password:
         ensure_settings_account(
-            users, "admin", settings.web_admin_password, "admin", "WEB_ADMIN_PASSWORD"
+            users,
+            "admin",
+            settings.web_admin_password.get_secret_value(),
+            "admin",
+            "WEB_ADMIN_PASSWORD",
         )
     if settings.web_viewer_password:
         ensure_settings_account(
-            users, "viewer", settings.web_viewer_password, "viewer", "WEB_VIEWER_PASSWORD"
+            users,
+            "viewer",
+            settings.web_viewer_password.get_secret_value(),
+            "viewer",
+            "WEB_VIEWER_PASSWORD",
         )
     if not users.has_admin():
         logger.error("no admin account exists: set WEB_ADMIN_PASSWORD to create one")

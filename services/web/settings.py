@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.common.settings import SiteDaySettings
 from services.common.workday import Schedule, Site, parse_weekdays
@@ -35,9 +35,9 @@ class WebSettings(SiteDaySettings):
     web_host: str = "0.0.0.0"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     # No default on purpose: the service refuses to start without a real key.
-    web_secret_key: str
-    web_admin_password: str | None = None
-    web_viewer_password: str | None = None
+    web_secret_key: SecretStr
+    web_admin_password: SecretStr | None = None
+    web_viewer_password: SecretStr | None = None
     web_max_upload_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     # Kiosk frames: the longest side accepted (the kiosk page sends 960, capture 1280 by
     # default), and how many are decoded at once; a frame past either is refused, not queued.
@@ -71,9 +71,11 @@ class WebSettings(SiteDaySettings):
     # The recognizers' model id, so deletions refresh its gallery even when no embedding is left.
     gallery_model_id: str | None = None
 
-    @field_validator("web_secret_key")
+    @field_validator("web_secret_key", mode="before")
     @classmethod
-    def _strong_secret(cls, value: str) -> str:
+    def _strong_secret(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
         stripped = value.strip()
         if not stripped:
             raise ValueError(
@@ -99,10 +101,14 @@ class WebSettings(SiteDaySettings):
         return value.replace(second=0, microsecond=0)
 
     @field_validator(
-        "web_admin_password", "web_viewer_password", "gallery_model_id", "web_trusted_proxy"
+        "web_admin_password",
+        "web_viewer_password",
+        "gallery_model_id",
+        "web_trusted_proxy",
+        mode="before",
     )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
+    def _blank_is_unset(cls, value: object) -> object:
         return value if value else None
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from pydantic import SecretStr
 
 from services.common.settings import SettingsError
 from services.web.app import create_app
@@ -225,7 +226,7 @@ def test_an_account_form_without_its_csrf_token_is_refused(admin, mongo_db):
 
 # -- accounts named by the settings ------------------------------------------------------------
 def test_a_weak_password_in_the_settings_stops_the_start(settings, mongo_db, cache, bus):
-    weak = settings.model_copy(update={"web_admin_password": "admin1234"})
+    weak = settings.model_copy(update={"web_admin_password": SecretStr("admin1234")})
     with pytest.raises(SettingsError, match=r"WEB_ADMIN_PASSWORD: .*at least 12 characters"):
         create_app(weak, db=mongo_db, cache=cache, bus=bus, start_live=False)
     assert mongo_db.users.count_documents({}) == 0
@@ -235,7 +236,9 @@ def test_a_changed_admin_password_in_the_settings_is_ignored_with_one_warning(
     app, settings, mongo_db, cache, bus, caplog
 ):
     stored = mongo_db.users.find_one({"_id": "admin"})["password_hash"]
-    changed = settings.model_copy(update={"web_admin_password": "a-rotated-admin-secret"})
+    changed = settings.model_copy(
+        update={"web_admin_password": SecretStr("a-rotated-admin-secret")}
+    )
     with caplog.at_level(logging.WARNING, logger="services.common.storage.accounts"):
         second = create_app(changed, db=mongo_db, cache=cache, bus=bus, start_live=False)
     warnings = [r.getMessage() for r in caplog.records if "WEB_ADMIN_PASSWORD" in r.getMessage()]

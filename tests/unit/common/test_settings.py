@@ -49,3 +49,26 @@ def test_the_recorder_and_the_web_read_the_site_s_day_alike():
         web.day_start_hour,
         web.departure_gap,
     )
+
+
+def test_a_secret_not_in_the_environment_is_read_from_the_secrets_folder(tmp_path):
+    (tmp_path / "web_secret_key").write_text("a-key-from-a-compose-secret-file\n")
+    (tmp_path / "web_admin_password").write_text("an admin passphrase from a file\n")
+    settings = WebSettings.from_env({"ATTENDANCE_SECRETS_DIR": str(tmp_path)})
+    assert settings.web_secret_key.get_secret_value() == "a-key-from-a-compose-secret-file"
+    assert settings.web_admin_password.get_secret_value() == "an admin passphrase from a file"
+    assert settings.web_viewer_password is None
+
+
+def test_the_environment_wins_over_the_secrets_folder(tmp_path):
+    (tmp_path / "web_secret_key").write_text("the-file-key-is-not-used-here")
+    environment = {"ATTENDANCE_SECRETS_DIR": str(tmp_path), "WEB_SECRET_KEY": "k" * 32}
+    assert WebSettings.from_env(environment).web_secret_key.get_secret_value() == "k" * 32
+
+
+def test_secrets_never_show_in_the_settings_repr():
+    settings = WebSettings.from_env(
+        {"WEB_SECRET_KEY": "k" * 32, "WEB_ADMIN_PASSWORD": "an admin passphrase"}
+    )
+    assert "k" * 32 not in repr(settings)
+    assert "an admin passphrase" not in repr(settings)
