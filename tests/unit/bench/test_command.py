@@ -52,3 +52,14 @@ def test_the_table_shows_one_line_per_figure_with_nested_names_joined():
         "video.latency_s.p50  0.1235",
         "gallery[0].n         1",
     ]
+
+
+def test_the_broker_and_loops_without_cameras_are_refused(capsys, tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    assert "go with --cameras" in _refusal(capsys, ["--video", str(video), "--broker"])
+    assert "go with --cameras" in _refusal(capsys, ["--video", str(video), "--loops", "2"])
+
+
+def test_cameras_without_a_video_are_refused(capsys):
+    assert "go with --video" in _refusal(capsys, ["--gallery", "1000", "--cameras", "2"])
