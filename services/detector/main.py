@@ -44,6 +44,7 @@ def build(
         liveness=liveness,
         liveness_threshold=settings.liveness_threshold,
         liveness_min_faces=settings.liveness_min_faces,
+        liveness_interval_s=settings.liveness_interval_s,
     )
 
 

@@ -37,6 +37,7 @@ from services.detector.track_selection import SelectionPolicy, TrackSelection
 from services.detector.tracking import EndedTrack, IouTracker
 from services.faces.finder import FaceFinder, FoundFace
 from services.faces.liveness_settings import (
+    DEFAULT_LIVENESS_INTERVAL_S,
     DEFAULT_LIVENESS_MIN_FACES,
     DEFAULT_LIVENESS_THRESHOLD,
 )
@@ -88,6 +89,7 @@ class Detector:
         liveness: LivenessScorer | None = None,
         liveness_threshold: float = DEFAULT_LIVENESS_THRESHOLD,
         liveness_min_faces: int = DEFAULT_LIVENESS_MIN_FACES,
+        liveness_interval_s: float = DEFAULT_LIVENESS_INTERVAL_S,
     ) -> None:
         """``quality_gate``: faces it refuses are not sent (None: every face is). With
         ``idle_sweep_s``, :meth:`start` runs a thread that ends the tracks of cameras whose
@@ -111,6 +113,7 @@ class Detector:
         self._liveness = liveness
         self._liveness_threshold = liveness_threshold
         self._liveness_min_faces = liveness_min_faces
+        self._liveness_interval_s = liveness_interval_s
         self._tallies: dict[tuple[str, str], LivenessTally] = {}
         self._pending_ends: list[EndedTrack] = []
         # Detector clock (monotonic) at which each camera's latest frame was handled.
@@ -143,10 +146,13 @@ class Detector:
                     self._send_best_faces(observed)
 
     def faces_in(self, frame: FrameMessage) -> list[FaceMessage]:
-        """Every face of the frame, measured and tracked (none is sent)."""
+        """Every face of the frame, measured, tracked and (those the gate lets through) scored
+        for liveness; none is sent."""
         observed = self._observe(frame)
         if observed is None:
             return []
+        judged = [i for i, refusal in enumerate(observed.refusals) if refusal is None]
+        self._score(observed, judged)
         snapshot = self._snapshot(observed.rgb)
         return [self._message(observed, index, snapshot) for index in range(len(observed.found))]
 
@@ -186,44 +192,48 @@ class Detector:
         refusals = [
             self._gate.refusal(quality) if self._gate is not None else None for quality in qualities
         ]
-        return _Observed(
-            frame, rgb, found, track_ids, qualities, refusals, self._score(rgb, found, refusals)
-        )
+        return _Observed(frame, rgb, found, track_ids, qualities, refusals, [None] * len(found))
 
-    def _score(
-        self, rgb: np.ndarray, found: list[FoundFace], refusals: list[Refusal | None]
-    ) -> list[float | None]:
-        """The liveness of each face the gate lets through, all of them in one batch (outside
-        the lock: the sweeper need not wait for the networks)."""
-        scores: list[float | None] = [None] * len(found)
-        judged = [index for index, refusal in enumerate(refusals) if refusal is None]
-        if self._liveness is None or not judged:
-            return scores
-        for index, score in zip(
-            judged, self._liveness.score(rgb, [found[i].box for i in judged]), strict=True
-        ):
-            scores[index] = score
-        return scores
+    def _score(self, observed: _Observed, indices: list[int]) -> None:
+        """Score the faces at ``indices`` of the frame, all in one batch (none: no work)."""
+        if self._liveness is None or not indices:
+            return
+        boxes = [observed.found[i].box for i in indices]
+        for index, score in zip(indices, self._liveness.score(observed.rgb, boxes), strict=True):
+            observed.liveness[index] = score
 
     def _send_best_faces(self, observed: _Observed) -> None:
         at = observed.frame.captured_at.timestamp()
         snapshot: bytes | None = None
+        judged: list[tuple[int, tuple[str, str], TrackSelection, float, str | None]] = []
         for index, face in enumerate(observed.found):
-            quality = observed.qualities[index]
             refusal = observed.refusals[index]
             if refusal is not None:
                 FACES_NOT_SENT.labels(refusal.code).inc()
                 continue
             key = (observed.frame.camera_id, observed.track_ids[index])
             selection = self._selections.setdefault(key, TrackSelection())
+            score = face_score(observed.qualities[index], face.score)
+            judged.append(
+                (index, key, selection, score, selection.skip_reason(score, at, self._policy))
+            )
+        # Scored: each face that goes to the recognizer, and a track's other faces at most every
+        # LIVENESS_INTERVAL_S of capture time (neighbouring frames err together: every frame
+        # would cost nearly as much as the detection and add little), one batch per frame.
+        self._score(
+            observed,
+            [
+                index
+                for index, key, _, _, skip in judged
+                if skip is None or self._sample_due(key, at)
+            ],
+        )
+        for index, key, selection, score, skip in judged:
             liveness = observed.liveness[index]
-            tally = None
+            tally = self._tallies.get(key)
             if liveness is not None:
                 tally = self._tallies.setdefault(key, LivenessTally(self._liveness_threshold))
-                # Every judged face counts, sent or not: the recognizer sees only a few.
-                tally.add(liveness)
-            score = face_score(quality, face.score)
-            skip = selection.skip_reason(score, at, self._policy)
+                tally.add(liveness, at)
             if skip is not None and self._liveness_due(tally, selection):
                 skip = None
             if skip is not None:
@@ -244,6 +254,10 @@ class Detector:
             selection.record(score, at)
             if tally is not None:
                 tally.sent_scored = tally.scored
+
+    def _sample_due(self, key: tuple[str, str], at: float) -> bool:
+        tally = self._tallies.get(key)
+        return tally is None or at - tally.last_scored_at >= self._liveness_interval_s
 
     def _liveness_due(self, tally: LivenessTally | None, selection: TrackSelection) -> bool:
         """Whether the track's liveness just became decidable and no face sent says so yet."""

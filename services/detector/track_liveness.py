@@ -1,11 +1,12 @@
-"""A track's liveness as the detector follows it: every judgeable face scored, not only the few
+"""A track's liveness as the detector follows it: judged on many of its faces, not only the few
 sent.
 
 The detector sends the recognizer the best two or three faces of a track, but a track of a
 person walking past is dozens of frames, and one misjudged face (motion blur, a glare) must not
-decide it. So the detector scores each face of the track that the quality gate lets through,
-keeps the count and the sum here, and sends the summary with every face it sends and with the
-track's end: the recognizer judges the track on all of them.
+decide it. So the detector scores the track's faces that the quality gate lets through (every
+face it sends, and the others at most every LIVENESS_INTERVAL_S), keeps the count and the sum
+here, and sends the summary with every face it sends and with the track's end: the recognizer
+judges the track on all of them.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ class LivenessTally:
     total: float = 0.0
     # Faces scored as of the last face sent: what the recognizer knows of the track.
     sent_scored: int = 0
+    # Capture time (seconds since the epoch) of the latest face scored.
+    last_scored_at: float = float("-inf")
 
-    def add(self, score: float) -> None:
+    def add(self, score: float, at: float = float("-inf")) -> None:
         if math.isnan(score) or not 0.0 <= score <= 1.0:
             raise ValueError(f"a liveness score must be in [0, 1], not {score}")
+        self.last_scored_at = max(self.last_scored_at, at)
         self.scored += 1
         self.live += score >= self.threshold
         self.total += score

@@ -25,6 +25,9 @@ DEFAULT_LIVENESS_THRESHOLD = 0.5
 DEFAULT_LIVENESS_MIN_FACES = 3
 # ...and is live when at least this share of them is live.
 DEFAULT_LIVENESS_MIN_LIVE_SHARE = 0.5
+# The detector scores a track's faces at most this often (capture time), and every face it
+# sends: at 30 fps scoring every frame cost as much again as the detection (README, "Liveness").
+DEFAULT_LIVENESS_INTERVAL_S = 0.2
 
 
 class LivenessSettings(CommonSettings):
@@ -36,3 +39,7 @@ class LivenessSettings(CommonSettings):
     liveness_min_live_share: Annotated[float, Field(gt=0.0, le=1.0)] = (
         DEFAULT_LIVENESS_MIN_LIVE_SHARE
     )
+    liveness_interval_s: Annotated[
+        float,
+        Field(ge=0.0, le=10.0, description="seconds between liveness scores of a track's faces"),
+    ] = DEFAULT_LIVENESS_INTERVAL_S

@@ -36,7 +36,11 @@ class ScriptedScorer:
 
 
 class ScoringCamera(Camera):
-    def __init__(self, scores: dict[int, float], threshold: float = 0.5) -> None:
+    """A camera whose detector scores liveness; by default every face (no interval)."""
+
+    def __init__(
+        self, scores: dict[int, float], threshold: float = 0.5, interval: float = 0.0
+    ) -> None:
         super().__init__()
         self.scorer = ScriptedScorer(scores)
         self.detector = Detector(
@@ -47,6 +51,7 @@ class ScoringCamera(Camera):
             idle_sweep_s=None,
             liveness=self.scorer,  # type: ignore[arg-type]
             liveness_threshold=threshold,
+            liveness_interval_s=interval,
         )
 
 
@@ -90,6 +95,21 @@ def test_the_face_at_which_a_tracks_liveness_becomes_decidable_is_sent():
 
     tallies = [face.track_liveness for face in camera.faces]
     assert [tally.scored for tally in tallies if tally is not None] == [1, 2, 3]
+
+
+def test_between_the_faces_sent_a_tracks_faces_are_scored_at_most_every_interval():
+    # Frames 0.1 s apart, one score every 0.35 s at most: the first face (sent), the second
+    # one sent (0.3 s later), then the face 0.4 s after that, which makes the track judgeable
+    # (three scored) and so is sent too.
+    camera = ScoringCamera({10: 0.9}, interval=0.35)
+    for _ in range(10):
+        camera.show(at(10))
+    camera.show(after=2.0)
+
+    assert [face.frame_id for face in camera.faces] == ["frame-1", "frame-4", "frame-8"]
+    assert all(face.liveness is not None for face in camera.faces)
+    assert camera.ends[0].liveness is not None and camera.ends[0].liveness.scored == 3
+    assert camera.scorer.batches == [1, 1, 1]
 
 
 def test_the_faces_of_one_frame_are_scored_in_one_batch_and_frames_without_faces_not_at_all():
