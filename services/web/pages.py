@@ -276,7 +276,7 @@ def _unknown_badge() -> dict:
     if identity is None or identity.is_kiosk:
         return {"unknown_count": 0}
     try:
-        return {"unknown_count": len(unknown_groups.groups(ctx()))}
+        return {"unknown_count": unknown_groups.badge_count(ctx())}
     except Exception as exc:  # the error page itself must render while the database is away
         logger.warning("the unknown faces badge could not be counted: %s", exc)
         return {"unknown_count": 0}

@@ -32,6 +32,8 @@ from services.web.errors import ApiError
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
+# The navigation badge's count and the marker of the unknown faces it counted.
+BADGE_KEY = "web:unknown-badge"
 # Refusals of a face by the enrolment checks (the quality gate), as opposed to failures.
 
 
@@ -121,6 +123,21 @@ def groups(ctx: WebContext, day: date | None = None) -> list[FaceGroup]:
         first, last = day_bounds(day, ctx.settings.site)
     found = ctx.sightings.unknown_between(first, last)
     return group_sightings(found, _gap(ctx), _day_of(ctx))
+
+
+def badge_count(ctx: WebContext) -> int:
+    """How many groups the navigation's badge shows. Grouping reads every unknown sighting
+    kept, too much for every page view: the count is kept in the cache with the marker of
+    the unknown faces it was made from, and made again only when that marker moved."""
+    marker = ctx.sightings.unknown_marker()
+    cached = ctx.cache.get(BADGE_KEY)
+    if cached is not None:
+        cached_marker, _, count = cached.decode().rpartition("|")
+        if cached_marker == marker:
+            return int(count)
+    total = len(groups(ctx))
+    ctx.cache.set(BADGE_KEY, f"{marker}|{total}".encode())
+    return total
 
 
 def find_group(ctx: WebContext, group_id: str) -> FaceGroup:

@@ -115,6 +115,13 @@ class SightingLog:
         cursor = self._sightings.find(query, {"similarity": 0}).sort("seen_at", 1)
         return [_to_logged(document) for document in cursor]
 
+    def unknown_marker(self) -> str:
+        """Changes whenever unknown faces are added, assigned or removed: how many there are
+        and the newest one (two small queries, instead of reading them all)."""
+        count = self._sightings.count_documents({"known": False})
+        newest = self._sightings.find_one({"known": False}, {"_id": 1}, sort=[("seen_at", -1)])
+        return f"{count}:{newest['_id'] if newest else ''}"
+
     def assign(self, sighting_ids: list[str], employee_id: str, employee_name: str) -> int:
         """Make unknown sightings the employee's: known, theirs, and their pictures with them
         (so erasing the employee erases these too)."""
