@@ -162,7 +162,8 @@ def test_env_example_names_every_variable_the_compose_file_reads():
 
 def test_dockerfile_installs_with_the_script_and_runs_as_a_user():
     text = DOCKERFILE.read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.M)
     install = re.search(r"^RUN .*install\.sh.*$", text, re.M).group(0)
     assert "https://download.pytorch.org/whl/cpu" in text and "TORCH_INDEX_URL" in text
     assert "INSTALL_DEV=0" in install, "the image must not carry the test tools"
