@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -468,7 +469,8 @@ def run(bench: CamerasBench) -> dict[str, Any]:
                 start_at = time.perf_counter() + 0.1
                 cameras = [
                     _thread(
-                        lambda index=index, camera_id=camera_id: _play(
+                        partial(
+                            _play,
                             capture_bus,
                             camera_id,
                             frames,
@@ -490,9 +492,13 @@ def run(bench: CamerasBench) -> dict[str, Any]:
                 detector_bus.stop()
                 consumers[0].join()
                 detector.stop()
-                caught_up = _wait_until(
-                    lambda: (detector.sweep() or True) and tally.faces_settled(), DRAIN_TIMEOUT_S
-                )
+
+                def swept_and_settled() -> bool:
+                    # Tracks whose camera fell silent end only when swept.
+                    detector.sweep()
+                    return tally.faces_settled()
+
+                caught_up = _wait_until(swept_and_settled, DRAIN_TIMEOUT_S)
                 wall_s = time.perf_counter() - start_at
                 cpu_s = time.process_time() - cpu_before
                 load_after = os.getloadavg()

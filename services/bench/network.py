@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from services.common.domain.enrolment import EMBEDDING_SIZE
 from services.common.gallery_matrix import GalleryMatrix
 from services.recognizer.matching import match
 
-EMBEDDING_SIZE = 512
 CROP_SIZE = 160
 
 
