@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.common.domain.open_set import OpenSetPolicy
 from services.common.gallery_matrix import GalleryMatrix
 from services.recognizer.matching import Match, match
 from services.recognizer.verification_metrics import tar_at_far
@@ -209,3 +210,31 @@ def _rounded(value: float) -> float | None:
 
 def _mean(runs: Sequence[Mapping[str, float]], key: str) -> float:
     return round(float(np.mean([run[key] for run in runs])), 4)
+
+
+def figures_at_rule(
+    gallery: Mapping[str, np.ndarray],
+    probes: Sequence[tuple[np.ndarray | None, str]],
+    strangers: Sequence[np.ndarray | None],
+    policy: OpenSetPolicy,
+    gallery_sizes: Sequence[int] = GALLERY_SIZES,
+) -> tuple[dict, dict[str, dict | None]]:
+    """:func:`identification_figures` for the whole gallery and :func:`drawn_gallery_figures`
+    for each size, each decided by the rule ``policy`` gives for that gallery's size."""
+    rule = policy.rule_for(len(gallery))
+    whole = identification_figures(
+        gallery, probes, strangers, threshold=rule.threshold, margin=rule.margin
+    )
+    whole["rule"] = rule.source
+    drawn: dict[str, dict | None] = {}
+    for size in gallery_sizes:
+        drawn_rule = policy.rule_for(size)
+        drawn[str(size)] = drawn_gallery_figures(
+            gallery,
+            probes,
+            strangers,
+            size,
+            threshold=drawn_rule.threshold,
+            margin=drawn_rule.margin,
+        )
+    return whole, drawn

@@ -34,8 +34,7 @@ from services.common.domain.open_set import OpenSetPolicy
 from services.recognizer.embedding_cache import EmbeddingCache, PhotoEmbedding
 from services.recognizer.identification_metrics import (
     GALLERY_SIZES,
-    drawn_gallery_figures,
-    identification_figures,
+    figures_at_rule,
     open_set_split,
 )
 from services.recognizer.lfw_protocol import (
@@ -306,22 +305,8 @@ def open_set_figures(
     }
     probes = [(by_path[path], person) for path, person in split.probes]
     strangers = [by_path[path] for path in split.strangers]
-    rule = policy.rule_for(len(gallery))
-    whole = identification_figures(
-        gallery, probes, strangers, threshold=rule.threshold, margin=rule.margin
-    )
-    whole["rule"] = rule.source
-    whole["galleries"] = {}
-    for size in gallery_sizes:
-        drawn_rule = policy.rule_for(size)
-        whole["galleries"][str(size)] = drawn_gallery_figures(
-            gallery,
-            probes,
-            strangers,
-            size,
-            threshold=drawn_rule.threshold,
-            margin=drawn_rule.margin,
-        )
+    whole, drawn = figures_at_rule(gallery, probes, strangers, policy, gallery_sizes)
+    whole["galleries"] = drawn
     return whole
 
 

@@ -35,8 +35,7 @@ from services.common.domain.open_set import OpenSetPolicy
 from services.faces.quality import FaceQuality, assess
 from services.recognizer.identification_metrics import (
     GALLERY_SIZES,
-    drawn_gallery_figures,
-    identification_figures,
+    figures_at_rule,
     open_set_split,
 )
 
@@ -66,25 +65,8 @@ def rule_figures(
         (embeddings.get(photo), person) for photo, person in split.probes if judged.get(photo, True)
     ]
     strangers = [embeddings.get(photo) for photo in split.strangers if judged.get(photo, True)]
-    rule = policy.rule_for(len(gallery))
-    figures = {
-        "whole": identification_figures(
-            gallery, probes, strangers, threshold=rule.threshold, margin=rule.margin
-        )
-    }
-    for size in gallery_sizes:
-        drawn_rule = policy.rule_for(size)
-        drawn = drawn_gallery_figures(
-            gallery,
-            probes,
-            strangers,
-            size,
-            threshold=drawn_rule.threshold,
-            margin=drawn_rule.margin,
-        )
-        if drawn is not None:
-            figures[str(size)] = drawn
-    return figures
+    whole, drawn = figures_at_rule(gallery, probes, strangers, policy, gallery_sizes)
+    return {"whole": whole, **{size: figures for size, figures in drawn.items() if figures}}
 
 
 def _line(label: str, figures: dict) -> str:
