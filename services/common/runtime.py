@@ -118,3 +118,26 @@ def stop_on_signals(stop: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def run_worker(
+    settings: CommonSettings,
+    bus: Communicator,
+    channel: Channel[Any],
+    *extra_checks: Callable[[], bool],
+    on_stop: Callable[[], None] | None = None,
+) -> int:
+    """The life of a worker whose handler is subscribed: health on HEALTH_PORT, SIGTERM and
+    SIGINT end it after the current message, ``on_stop`` runs (with the bus still open, so a
+    last word can be published), then the bus closes."""
+    try:
+        serve_worker_health(settings, bus, channel, *extra_checks)
+        stop_on_signals(bus.stop)
+        bus.run()
+    finally:
+        try:
+            if on_stop is not None:
+                on_stop()
+        finally:
+            bus.close()
+    return 0

@@ -6,12 +6,7 @@ from services.common.bus.base import Communicator
 from services.common.bus.topology import FRAMES
 from services.common.model_files import ensure_models
 from services.common.preflight import required_model_files
-from services.common.runtime import (
-    configure_logging,
-    connect_bus,
-    serve_worker_health,
-    stop_on_signals,
-)
+from services.common.runtime import configure_logging, connect_bus, run_worker
 from services.detector.service import Detector
 from services.detector.settings import DetectorSettings
 from services.faces.factory import build_finder, close_detectors
@@ -60,17 +55,17 @@ def main(settings: DetectorSettings | None = None) -> int:
         # two torch threads collapse when another process takes a core (README, "Performance").
         torch.set_num_threads(1)
     bus = connect_bus(settings)
-    detector = None
     try:
         detector = build(settings, bus)
-        detector.start()
-        serve_worker_health(settings, bus, FRAMES)
-        stop_on_signals(bus.stop)
-        bus.run()
-    finally:
-        if detector is not None:
-            # The tracks it follows end with it: their decisions are due now.
-            detector.stop()
+    except BaseException:
         bus.close()
         close_detectors()
-    return 0
+        raise
+    detector.start()
+
+    def stop() -> None:
+        # The tracks it follows end with it: their decisions are due now.
+        detector.stop()
+        close_detectors()
+
+    return run_worker(settings, bus, FRAMES, on_stop=stop)

@@ -11,12 +11,7 @@ from services.common.bus.topology import FACES
 from services.common.cache import KeyValueCache, RedisCache
 from services.common.domain.open_set import OpenSetPolicy
 from services.common.gallery import Gallery
-from services.common.runtime import (
-    configure_logging,
-    connect_bus,
-    serve_worker_health,
-    stop_on_signals,
-)
+from services.common.runtime import configure_logging, connect_bus, run_worker
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
 from services.common.storage.mongo import is_reachable as _mongo_ok
@@ -131,10 +126,4 @@ def main(settings: RecognizerSettings | None = None) -> int:
     db = connect(settings.mongo_url, settings.mongo_db)
     bus = connect_bus(settings)
     build(settings, bus, db, connect_cache(settings)).start()
-    serve_worker_health(settings, bus, FACES, lambda: _mongo_ok(db))
-    stop_on_signals(bus.stop)
-    try:
-        bus.run()
-    finally:
-        bus.close()
-    return 0
+    return run_worker(settings, bus, FACES, lambda: _mongo_ok(db))

@@ -9,12 +9,7 @@ from pymongo.database import Database
 
 from services.common.bus.base import Communicator
 from services.common.bus.topology import SIGHTINGS
-from services.common.runtime import (
-    configure_logging,
-    connect_bus,
-    serve_worker_health,
-    stop_on_signals,
-)
+from services.common.runtime import configure_logging, connect_bus, run_worker
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
@@ -57,11 +52,4 @@ def main(settings: RecorderSettings | None = None) -> int:
     recorder.start()
     stopping = threading.Event()
     threading.Thread(target=run_retention, args=(recorder, stopping), daemon=True).start()
-    serve_worker_health(settings, bus, SIGHTINGS, lambda: _mongo_ok(db))
-    stop_on_signals(bus.stop)
-    try:
-        bus.run()
-    finally:
-        stopping.set()
-        bus.close()
-    return 0
+    return run_worker(settings, bus, SIGHTINGS, lambda: _mongo_ok(db), on_stop=stopping.set)
