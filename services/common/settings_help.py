@@ -67,6 +67,11 @@ MEANINGS: dict[str, str] = {
     "or best",
     "RECOGNIZER_VIDEO_MIRROR": "embed camera faces with their mirror image too (enrolment "
     "always does)",
+    "LIVENESS": "off | flag | block: what a track judged a photo or a screen becomes",
+    "LIVENESS_THRESHOLD": "score a face needs to count as live (the detector counts)",
+    "LIVENESS_MIN_FACES": "scored faces a track needs before it is judged",
+    "LIVENESS_MIN_LIVE_SHARE": "share of a track's scored faces that must be live",
+    "LIVENESS_INTERVAL_S": "seconds between liveness scores of a track's unsent faces",
     "ENROLMENT_MAX_PHOTO_BYTES": "largest enrolment photo, in bytes",
     "SITE_TIMEZONE": "IANA time zone in which days are counted and times shown",
     "DAY_START_HOUR": "hour at which a working day starts",
