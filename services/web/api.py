@@ -109,6 +109,8 @@ def row_model(c: WebContext, row: PeriodRow) -> responses.AttendanceRow:
         corrected=facts.corrected,
         arrival_corrected=facts.arrival_corrected,
         departure_corrected=facts.departure_corrected,
+        arrival_flagged=row.arrival_flagged,
+        departure_flagged=row.departure_flagged,
         correction=correction_model(c, facts.correction),
     )
 

@@ -47,6 +47,9 @@ class PeriodRow:
     departure_camera: str | None = None
     last_seen_picture: str | None = None
     last_seen_camera: str | None = None
+    # The camera time came from a track the liveness check flagged (LIVENESS=flag).
+    arrival_flagged: bool = False
+    departure_flagged: bool = False
 
     @property
     def shown_departure_picture(self) -> str | None:
@@ -154,6 +157,8 @@ def _row(
         departure.camera_id if departure else None,
         record.latest.picture_id,
         record.latest.camera_id,
+        arrival is not None and stored.arrival_flagged,
+        departure is not None and stored.departure_flagged,
     )
 
 

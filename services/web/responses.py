@@ -173,6 +173,9 @@ class AttendanceRow(ResponseModel):
     corrected: bool
     arrival_corrected: bool
     departure_corrected: bool
+    # A time taken from a track the liveness check flagged as a photo or a screen.
+    arrival_flagged: bool
+    departure_flagged: bool
     correction: Correction | None
 
 

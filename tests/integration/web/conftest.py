@@ -309,8 +309,9 @@ def paris(day_offset: int, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS).astimezone(UTC)
 
 
-def see(app, employee_id: str, name: str, moment: datetime) -> None:
-    """A sighting stored and folded into attendance as the recorder does it."""
+def see(app, employee_id: str, name: str, moment: datetime, *, flagged: bool = False) -> None:
+    """A sighting stored and folded into attendance as the recorder does it (``flagged``: by
+    a track the liveness check judged an attack, with LIVENESS=flag)."""
     c = app.extensions["attendance"]
     message = sighting(employee_id, employee_name=name).model_copy(update={"seen_at": moment})
     SightingLog(c.db, c.pictures).add(message)
@@ -320,6 +321,7 @@ def see(app, employee_id: str, name: str, moment: datetime) -> None:
         Observation(moment, message.sighting_id, "door", f"sighting-{message.sighting_id}"),
         attendance_day(moment, PARIS),
         timedelta(seconds=60),
+        flagged=flagged,
     )
 
 

@@ -198,3 +198,14 @@ def test_the_schedule_page_is_for_admins(viewer):
         viewer.post("/schedule/holidays", data={"day": "2026-12-25", "name": "x"}).status_code
         == 403
     )
+
+
+def test_a_time_taken_from_a_flagged_track_is_marked_in_the_api(admin, app, staff, clock):
+    ids = staff("Ana", "Bo")
+    see(app, ids["Ana"], "Ana", paris(1, 8, 50), flagged=True)
+    see(app, ids["Ana"], "Ana", paris(1, 17, 5))
+    see(app, ids["Bo"], "Bo", paris(1, 9, 0))
+    clock.set(paris(1, 18, 0))
+    rows = rows_by_name(admin.get("/api/v1/attendance/today").get_json())
+    assert (rows["Ana"]["arrival_flagged"], rows["Ana"]["departure_flagged"]) == (True, False)
+    assert (rows["Bo"]["arrival_flagged"], rows["Bo"]["departure_flagged"]) == (False, False)
