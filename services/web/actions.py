@@ -20,6 +20,7 @@ from services.common.domain.enrolment import (
 from services.common.image_headers import ImageError
 from services.common.picture_codec import decode_picture
 from services.common.storage.employees import Employee
+from services.common.storage.spoof_attempts import SpoofAttemptLog
 from services.web.audit import audit
 from services.web.context import EnrolmentService, WebContext
 from services.web.erase import ErasureReport, erase_employee
@@ -173,6 +174,7 @@ def erase(ctx: WebContext, employee_id: str) -> ErasureReport:
         employees=ctx.employees,
         attendance=ctx.attendance,
         sightings=ctx.sightings,
+        spoof_attempts=SpoofAttemptLog(ctx.db, ctx.pictures),
         cache=ctx.cache,
         model_ids=model_ids,
     )

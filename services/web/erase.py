@@ -32,13 +32,12 @@ def erase_employee(
     employees: EmployeeRepository,
     attendance: AttendanceRepository,
     sightings: SightingLog,
+    spoof_attempts: SpoofAttemptLog,
     cache: KeyValueCache,
     model_ids: Iterable[str] = (),
-    spoof_attempts: SpoofAttemptLog | None = None,
 ) -> ErasureReport:
     """Remove the employee, embeddings, pictures, attendance, sightings and the spoof attempts
-    that resembled them; refresh galleries. ``spoof_attempts``: the log in the employees'
-    database unless given.
+    that resembled them; refresh galleries.
 
     The employee document goes first so that, should a later step fail, recognizers stop
     matching the person at the next gallery reload and a retry finishes the job.
@@ -49,9 +48,7 @@ def erase_employee(
     records = attendance.delete_for_employee(employee_id)
     logged = sightings.delete_for_employee(employee_id)
     # Their pictures are owned by the attempts log, not the employee: removed with them here.
-    attempts = (
-        spoof_attempts or SpoofAttemptLog(employees._db, employees.pictures)
-    ).delete_for_employee(employee_id)
+    attempts = spoof_attempts.delete_for_employee(employee_id)
     # Sighting and attendance pictures are owned by the employee id (enrolment ones too).
     pictures = employees.pictures.delete_owned_by(employee_id)
     for model_id in sorted(models):

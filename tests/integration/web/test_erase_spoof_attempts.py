@@ -47,6 +47,7 @@ def test_erasing_an_employee_erases_the_spoof_attempts_that_resembled_them(mongo
         employees=employees,
         attendance=AttendanceRepository(mongo_db),
         sightings=SightingLog(mongo_db, employees.pictures),
+        spoof_attempts=SpoofAttemptLog(mongo_db, employees.pictures),
         cache=InMemoryCache(),
     )
 

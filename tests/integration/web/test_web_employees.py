@@ -10,6 +10,7 @@ import pytest
 from services.common.domain.attendance import Observation
 from services.common.storage.attendance import AttendanceRepository
 from services.common.storage.sightings import SightingLog
+from services.common.storage.spoof_attempts import SpoofAttemptLog
 from services.web.erase import erase_employee
 from tests.helpers.messages import MORNING, sighting
 from tests.integration.web.conftest import (
@@ -256,6 +257,7 @@ def test_erase_employee_cleans_each_collection(app, registered, mongo_db, cache,
         employees=employees,
         attendance=AttendanceRepository(mongo_db),
         sightings=SightingLog(mongo_db, employees.pictures),
+        spoof_attempts=SpoofAttemptLog(mongo_db, employees.pictures),
         cache=cache,
     )
     assert report.employee_deleted and report.sightings == 2 and report.attendance_records == 1
