@@ -71,7 +71,9 @@ class BusEnrolmentClient:
         )
         if result.face_jpeg is None or result.face_box is None:
             raise EnrolmentError("preview_failed", "the recognizer answered without a face")
-        return FacePreview(result.face_jpeg, FaceBox(**result.face_box.model_dump()))
+        return FacePreview(
+            result.face_jpeg, FaceBox(**result.face_box.model_dump()), result.liveness_hint
+        )
 
     def _expiry(self) -> datetime:
         grace = min(MAX_STORE_GRACE_S, self._timeout * STORE_GRACE_FRACTION)

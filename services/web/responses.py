@@ -88,6 +88,11 @@ class FacePreview(ResponseModel):
 
     face_data_url: str = Field(description="The aligned face crop as a data:image/jpeg;base64 URL")
     face_box: BoundingBox
+    liveness_hint: str | None = Field(
+        default=None,
+        description="Set when the photo looks like a photo of a screen or a print "
+        "(it can still be enrolled)",
+    )
 
     @classmethod
     def of(cls, preview: FoundFace) -> FacePreview:
@@ -97,6 +102,7 @@ class FacePreview(ResponseModel):
         return cls(
             face_data_url=f"data:image/jpeg;base64,{encoded}",
             face_box=BoundingBox(x=box.x, y=box.y, width=box.width, height=box.height),
+            liveness_hint=preview.liveness_hint,
         )
 
 

@@ -84,6 +84,8 @@ class FacePreview:
 
     face_jpeg: bytes
     box: FaceBox
+    # Said when the photo looks like a photo of a screen or a print (enrolment still takes it).
+    liveness_hint: str | None = None
 
 
 def normalize_name(raw: str) -> str:

@@ -164,7 +164,8 @@
             if (ticket !== latest) return;
             if (answer.ok && answer.body.face_data_url) {
               image.src = answer.body.face_data_url;
-              show("found", "");
+              // A photo of a screen or a print can be enrolled, but the person should know.
+              show("found", answer.body.liveness_hint ? sentence(answer.body.liveness_hint) : "");
               return;
             }
             const problem = answer.body.error || {};

@@ -13,6 +13,7 @@ from services.common.contracts import BoundingBox, EnrolmentRequest, EnrolmentRe
 from services.common.domain.enrolment import EnrolmentError, FaceBox, FacePreview
 from services.common.settings import SettingsError
 from services.common.storage.employees import Employee
+from services.web import responses
 from services.web.enrolment_client import BusEnrolmentClient
 from services.web.openapi import openapi_path
 from services.web.settings import WebSettings
@@ -107,6 +108,30 @@ def test_the_bus_client_asks_for_a_preview_and_returns_the_face():
         recognizer.stop()
     [request] = asked
     assert request.preview and request.photos == [b"jpeg"] and request.name is None
+
+
+def test_a_preview_of_a_photo_of_a_screen_carries_the_recognizer_s_hint():
+    broker = InMemoryBroker()
+    hint = "this photo looks like a photo of a screen or a print"
+
+    def answer(request: EnrolmentRequest) -> EnrolmentResult:
+        return EnrolmentResult(
+            request_id=request.request_id,
+            ok=True,
+            face_jpeg=b"face",
+            face_box=BOX,
+            liveness_score=0.02,
+            liveness_hint=hint,
+        )
+
+    recognizer = _recognizer(broker, answer)
+    try:
+        client = BusEnrolmentClient(InMemoryCommunicator(broker), FakeEmployees(), timeout=5)
+        preview = client.preview(b"jpeg")
+    finally:
+        recognizer.stop()
+    assert preview.liveness_hint == hint
+    assert responses.FacePreview.of(preview).liveness_hint == hint
 
 
 def test_the_bus_client_maps_a_refused_preview_to_an_enrolment_error():
