@@ -132,7 +132,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from services.recognizer.evaluation import main
+    from services.recognizer.evaluation_command import main
 
     return main(args.rest)
 

@@ -7,7 +7,9 @@ pytestmark = pytest.mark.unit
 
 def test_eval_passes_its_options_to_the_evaluation(monkeypatch):
     seen = []
-    monkeypatch.setattr("services.recognizer.evaluation.main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(
+        "services.recognizer.evaluation_command.main", lambda argv: seen.append(argv) or 0
+    )
     assert cli.main(["eval", "--manifest", "m.json", "--root", "faces", "--json"]) == 0
     assert seen == [["--manifest", "m.json", "--root", "faces", "--json"]]
 

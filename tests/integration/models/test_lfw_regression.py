@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from services.recognizer.evaluation import main
+from services.recognizer.evaluation_command import main
 from services.recognizer.lfw_evaluation import Pipeline, evaluate_lfw, pipeline_recipe
 from services.recognizer.lfw_protocol import parse_pairs
 from services.recognizer.settings import RecognizerSettings

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from services.recognizer.embedding_cache import EmbeddingCache, PhotoEmbedding
-from services.recognizer.evaluation import main
+from services.recognizer.evaluation_command import main
 from services.recognizer.lfw_evaluation import Pipeline, embed_photos
 from services.recognizer.lfw_protocol import LfwPhoto
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.recognizer import evaluation
+from services.recognizer import evaluation_command
 from services.recognizer.evaluation import load_protocol, score_embeddings
 
 pytestmark = pytest.mark.unit
@@ -108,9 +108,9 @@ def test_the_command_measures_the_facenet_weights_it_is_given(monkeypatch, capsy
         seen.update(options, manifest=manifest, root=root)
         return {"ok": True}
 
-    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    monkeypatch.setattr(evaluation_command, "evaluate", fake_evaluate)
     argv = ["--manifest", "faces/manifest.json", "--facenet-weights", "w/vgg.pt", "--json"]
-    assert evaluation.main(argv) == 0
+    assert evaluation_command.main(argv) == 0
     assert seen["facenet_weights"] == Path("w/vgg.pt")
     assert seen["root"] == Path("faces")
     assert capsys.readouterr().out == '{"ok": true}\n'
