@@ -118,7 +118,7 @@ class Gallery:
         buffer = io.BytesIO()
         np.savez(
             buffer,
-            matrix=matrix.astype(np.float32),
+            matrix=matrix.astype(np.float32, copy=False),
             meta=np.frombuffer(json.dumps({"ids": ids, "names": names}).encode(), np.uint8),
         )
         return buffer.getvalue()
