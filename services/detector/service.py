@@ -4,6 +4,11 @@ the best few faces of each track for recognition, then the track's end.
 With a liveness scorer it also scores every face of a frame the quality gate lets through (one
 batch per frame, nothing run on frames without such a face), keeps each track's tally
 (:mod:`services.detector.track_liveness`) and sends it with each face sent and with the end.
+
+Every face of a frame is refined without the mirror image (one detector call where the mirror
+makes two or more): that confirms it, places it for the tracker, the quality gate and the
+selection. Only a face about to be sent (or scored for liveness) is sharpened, given the full
+mirrored refinement, so the crop embedded is the one a still photo's path would give.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class _Observed:
     refusals: list[Refusal | None]
     # Each judged face's liveness score (None: refused by the gate, or no scorer).
     liveness: list[float | None]
+    # The faces given the full (mirrored) refinement so far.
+    sharpened: set[int]
 
 
 class Detector:
@@ -151,6 +158,8 @@ class Detector:
         observed = self._observe(frame)
         if observed is None:
             return []
+        for index in range(len(observed.found)):
+            self._sharpen(observed, index)
         judged = [i for i, refusal in enumerate(observed.refusals) if refusal is None]
         self._score(observed, judged)
         snapshot = self._snapshot(observed.rgb)
@@ -174,7 +183,7 @@ class Detector:
             rgb = decode_image(frame.jpeg)
         except ImageError as exc:
             raise PermanentError(f"frame {frame.frame_id} from {frame.camera_id}: {exc}") from exc
-        found = self._finder.find(rgb)
+        found = self._finder.find(rgb, mirror=False)
         FRAMES_PROCESSED.inc()
         FACES_DETECTED.inc(len(found))
         with self._lock:
@@ -192,7 +201,23 @@ class Detector:
         refusals = [
             self._gate.refusal(quality) if self._gate is not None else None for quality in qualities
         ]
-        return _Observed(frame, rgb, found, track_ids, qualities, refusals, [None] * len(found))
+        return _Observed(
+            frame, rgb, found, track_ids, qualities, refusals, [None] * len(found), set()
+        )
+
+    def _sharpen(self, observed: _Observed, index: int) -> Refusal | None:
+        """Give the face at ``index`` its full refinement and measure it again, as the
+        recognizer will; why the quality gate now refuses it (None: it does not). (The
+        selection's verdict stands: it compares faces refined alike.)"""
+        if index not in observed.sharpened:
+            observed.sharpened.add(index)
+            face = self._finder.sharpen(observed.rgb, observed.found[index])
+            if face is not observed.found[index]:
+                observed.found[index] = face
+                quality = observed.qualities[index] = quality_report(face)
+                if self._gate is not None:
+                    observed.refusals[index] = self._gate.refusal(quality)
+        return observed.refusals[index]
 
     def _score(self, observed: _Observed, indices: list[int]) -> None:
         """Score the faces at ``indices`` of the frame, all in one batch (none: no work)."""
@@ -217,6 +242,14 @@ class Detector:
             judged.append(
                 (index, key, selection, score, selection.skip_reason(score, at, self._policy))
             )
+        # Those to be sent are sharpened first: the gate judges them again as the recognizer
+        # will (one it now refuses is not sent), and their liveness is scored on the box they
+        # are sent with.
+        for index, _, _, _, skip in judged:
+            refusal = self._sharpen(observed, index) if skip is None else None
+            if refusal is not None:
+                FACES_NOT_SENT.labels(refusal.code).inc()
+        judged = [entry for entry in judged if observed.refusals[entry[0]] is None]
         # Scored: each face that goes to the recognizer, and a track's other faces at most every
         # LIVENESS_INTERVAL_S of capture time (neighbouring frames err together: every frame
         # would cost nearly as much as the detection and add little), one batch per frame.
@@ -238,6 +271,10 @@ class Detector:
                 skip = None
             if skip is not None:
                 FACES_NOT_SENT.labels(skip).inc()
+                continue
+            refusal = self._sharpen(observed, index)
+            if refusal is not None:
+                FACES_NOT_SENT.labels(refusal.code).inc()
                 continue
             if snapshot is None:
                 snapshot = self._snapshot(observed.rgb)

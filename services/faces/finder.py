@@ -11,7 +11,14 @@ Two stages:
    At that scale the face fills the detector's 128-px input the way it was trained for, so
    the keypoints come out more precise, and a background pattern that looked like a face at
    low resolution (a building, a dog) scores low and is dropped. On the labelled photos every
-   real face scored >= 0.75 on refinement, every false candidate <= 0.70.
+   real face scored >= 0.75 on refinement, every false candidate <= 0.70. The patch's mirror
+   image is detected too and the keypoints averaged (more precise crops).
+
+Camera frames can be refined without the mirror where it is not needed (``mirror=False``): a
+face whose patch scores high enough alone is confirmed with one detector call instead of two or
+more (the mirror is still asked for a face it may confirm, so no face the mirrored path finds is
+lost). Only the few faces sent for embedding are then given the full refinement with
+:meth:`FaceFinder.sharpen`, which yields exactly the face the mirrored path would have.
 
 Both paths end in the same :func:`~services.faces.alignment.align_face` call, so a face
 enrolled from a photo and the same face seen by a camera give comparable crops.
@@ -20,7 +27,7 @@ enrolled from a photo and the same face seen by a camera give comparable crops.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -51,6 +58,29 @@ DEFAULT_MIN_REFINED_SCORE = 0.75
 THOROUGH_PADDING = 0.25
 DUPLICATE_IOU = 0.4
 
+# The best face found in a refinement patch or its mirror image (patch coordinates), by
+# candidate box, context and mirroring: the patch depends on nothing else, so a later
+# refinement of the same candidate reuses it.
+_PatchFaces = dict[tuple[tuple[int, int, int, int], float, bool], DetectedFace | None]
+
+
+@dataclass(frozen=True)
+class Unsharpened:
+    """How a face refined without the mirror was found, for :meth:`FaceFinder.sharpen`."""
+
+    candidate: DetectedFace
+    patch_faces: _PatchFaces
+
+
+@dataclass
+class DetectorCalls:
+    """Detector calls a finder made: on whole images, on refinement patches (and their
+    mirrors), and on patches for :meth:`FaceFinder.sharpen`."""
+
+    candidates: int = 0
+    refinement: int = 0
+    sharpening: int = 0
+
 
 @dataclass(frozen=True)
 class FoundFace:
@@ -60,6 +90,8 @@ class FoundFace:
     score: float
     keypoints: tuple[tuple[float, float], ...]
     crop: np.ndarray
+    # Set when the face was refined without the mirror (None: nothing left to do).
+    unsharpened: Unsharpened | None = field(default=None, repr=False, compare=False)
 
     @property
     def detection(self) -> DetectedFace:
@@ -116,53 +148,98 @@ class FaceFinder:
         self.refine_contexts = refine_contexts
         self.refine_flip = refine_flip
         self.refine_passes = refine_passes
+        self.calls = DetectorCalls()
 
     def find(
-        self, rgb: np.ndarray, *, thorough: bool = False, max_faces: int | None = None
+        self,
+        rgb: np.ndarray,
+        *,
+        thorough: bool = False,
+        max_faces: int | None = None,
+        mirror: bool = True,
     ) -> list[FoundFace]:
         """Faces in an RGB ``uint8`` image, largest first, each with its aligned crop.
 
         ``thorough`` is for still photos (enrolment, evaluation): it also considers weak
         candidates and searches the image with a border around it, at two or three times the
-        cost. Camera frames use the fast path.
+        cost. Camera frames use the fast path. ``mirror=False`` asks the mirror image only for a
+        face that its patch alone does not confirm: the faces are those of the mirrored path
+        and a few it would have rejected (confirmed without the mirror), and a face confirmed
+        without the mirror has less precise keypoints and crop until :meth:`sharpen`.
         """
-        faces = self.detect(rgb, thorough=thorough)
+        found = self._detect(rgb, thorough=thorough, mirror=mirror)
         if max_faces is not None:
-            faces = faces[:max_faces]
-        return [
-            FoundFace(
-                box=face.box,
-                score=face.score,
-                keypoints=face.keypoints,
-                crop=align_face(rgb, face, self.crop_size, self.template),
-            )
-            for face in faces
-        ]
+            found = found[:max_faces]
+        return [self._aligned(rgb, face, unsharpened) for face, unsharpened in found]
+
+    def sharpen(self, rgb: np.ndarray, face: FoundFace) -> FoundFace:
+        """``face`` (found in ``rgb``) as a mirrored refinement finds it: the same box,
+        keypoints, score and crop :meth:`find` gives by default. A face already refined so is
+        returned as it is, and so is one the mirrored refinement would have rejected (it was
+        confirmed without the mirror: rare, and the face is real enough to follow)."""
+        if face.unsharpened is None:
+            return face
+        before = self.calls.refinement
+        sharp = self._refine(
+            rgb, face.unsharpened.candidate, mirror=True, patch_faces=face.unsharpened.patch_faces
+        )
+        self.calls.sharpening += self.calls.refinement - before
+        self.calls.refinement = before
+        if sharp is None:
+            logger.debug("face at %s not confirmed with its mirror; kept unsharpened", face.box)
+            return face
+        if sharp == face.detection:
+            # Its refinement had asked the mirror already.
+            return replace(face, unsharpened=None)
+        return self._aligned(rgb, sharp, None)
 
     def detect(self, rgb: np.ndarray, *, thorough: bool = False) -> list[DetectedFace]:
         """The detections :meth:`find` would align, largest first."""
+        return [face for face, _ in self._detect(rgb, thorough=thorough, mirror=True)]
+
+    def _aligned(
+        self, rgb: np.ndarray, face: DetectedFace, unsharpened: Unsharpened | None
+    ) -> FoundFace:
+        return FoundFace(
+            box=face.box,
+            score=face.score,
+            keypoints=face.keypoints,
+            crop=align_face(rgb, face, self.crop_size, self.template),
+            unsharpened=unsharpened,
+        )
+
+    def _detect(
+        self, rgb: np.ndarray, *, thorough: bool, mirror: bool
+    ) -> list[tuple[DetectedFace, Unsharpened | None]]:
         candidates = self._candidates(rgb, thorough=thorough)
+        faces: list[tuple[DetectedFace, Unsharpened | None]]
         if not self.refine:
-            faces = candidates
+            faces = [(candidate, None) for candidate in candidates]
         else:
+            # Without the mirror the face can be sharpened later (when the finder mirrors at all).
+            pending = not mirror and self.refine_flip
             faces = []
             for candidate in candidates:
-                refined = self._refine(rgb, candidate)
+                patch_faces: _PatchFaces = {}
+                refined = self._refine(rgb, candidate, mirror=mirror, patch_faces=patch_faces)
                 if refined is not None:
-                    faces.append(refined)
-        faces.sort(key=lambda face: face.score, reverse=True)
-        unique: list[DetectedFace] = []
-        for face in faces:
-            if all(iou(face.box, kept.box) < DUPLICATE_IOU for kept in unique):
-                unique.append(face)
-        unique = [face for face in unique if min(face.box[2:]) >= self.detector.min_face_size]
-        unique.sort(key=lambda face: face.area, reverse=True)
+                    later = Unsharpened(candidate, patch_faces) if pending else None
+                    faces.append((refined, later))
+        faces.sort(key=lambda found: found[0].score, reverse=True)
+        unique: list[tuple[DetectedFace, Unsharpened | None]] = []
+        for found in faces:
+            if all(iou(found[0].box, kept[0].box) < DUPLICATE_IOU for kept in unique):
+                unique.append(found)
+        unique = [found for found in unique if min(found[0].box[2:]) >= self.detector.min_face_size]
+        unique.sort(key=lambda found: found[0].area, reverse=True)
         return unique
 
     def _candidates(self, rgb: np.ndarray, *, thorough: bool) -> list[DetectedFace]:
         if not thorough:
             # With refinement as a second opinion, weaker first-pass detections can be let in.
+            self.calls.candidates += 1
             return self.detector.detect(rgb)
+        self.calls.candidates += 2
         candidates = self.detector.detect(rgb, min_confidence=CANDIDATE_MIN_CONFIDENCE)
         height, width = rgb.shape[:2]
         pad = round(max(height, width) * THOROUGH_PADDING)
@@ -171,41 +248,73 @@ class FaceFinder:
             candidates.append(face.shifted(-pad, -pad))
         return candidates
 
-    def _refine(self, rgb: np.ndarray, candidate: DetectedFace) -> DetectedFace | None:
+    def _refine(
+        self, rgb: np.ndarray, candidate: DetectedFace, *, mirror: bool, patch_faces: _PatchFaces
+    ) -> DetectedFace | None:
         face = candidate
         for _ in range(self.refine_passes):
-            refined = self._refine_once(rgb, face)
+            refined = self._refine_once(rgb, face, mirror=mirror, patch_faces=patch_faces)
             if refined is None:
                 return None
             face = refined
         return face
 
-    def _refine_once(self, rgb: np.ndarray, candidate: DetectedFace) -> DetectedFace | None:
+    def _refine_once(
+        self, rgb: np.ndarray, candidate: DetectedFace, *, mirror: bool, patch_faces: _PatchFaces
+    ) -> DetectedFace | None:
+        # The first context that confirms the face wins: the next is tried only when it fails.
         for context in self.refine_contexts:
-            refined = self._refine_in_context(rgb, candidate, context)
+            refined = self._refine_in_context(rgb, candidate, context, mirror, patch_faces)
             if refined is not None and refined.score >= self.min_refined_score:
                 return refined
         return None
 
     def _refine_in_context(
-        self, rgb: np.ndarray, candidate: DetectedFace, context: float
+        self,
+        rgb: np.ndarray,
+        candidate: DetectedFace,
+        context: float,
+        mirror: bool,
+        patch_faces: _PatchFaces,
     ) -> DetectedFace | None:
         x, y, w, h = candidate.box
         side = max(w, h)
         centre = (x + w / 2, y + h / 2)
         patch, scale, dx, dy = square_patch(rgb, centre, side * context, REFINE_SIZE)
-        best = self._central_face(patch, context)
+        best = self._patch_face(patch, candidate, context, False, patch_faces)
         if best is None:
             return None
-        if self.refine_flip:
+        # The mirror is asked when the finder mirrors, and on the fast path too when this face
+        # is not confirmed without it: it confirms as many faces as the mirrored path. Not when
+        # the face is rejected here whatever the mirror says (the scores, at most 1, average).
+        confirmed = best.score >= self.min_refined_score
+        hopeless = best.score + 1.0 < 2 * self.min_refined_score
+        if self.refine_flip and not hopeless and (mirror or not confirmed):
             # BlazeFace's keypoints carry a small pose-dependent bias; detecting the mirrored
             # patch too and averaging cancels the part of it that flips with the image.
-            mirrored = self._central_face(np.ascontiguousarray(patch[:, ::-1]), context)
+            mirrored = self._patch_face(patch, candidate, context, True, patch_faces)
             if mirrored is not None:
                 best = _average(best, _unmirror(mirrored, REFINE_SIZE))
         return best.shifted(dx, dy, 1.0 / scale)
 
+    def _patch_face(
+        self,
+        patch: np.ndarray,
+        candidate: DetectedFace,
+        context: float,
+        mirrored: bool,
+        patch_faces: _PatchFaces,
+    ) -> DetectedFace | None:
+        """The central face of the patch (or of its mirror image), detected once per
+        refinement of a candidate."""
+        key = (candidate.box, context, mirrored)
+        if key not in patch_faces:
+            image = np.ascontiguousarray(patch[:, ::-1]) if mirrored else patch
+            patch_faces[key] = self._central_face(image, context)
+        return patch_faces[key]
+
     def _central_face(self, patch: np.ndarray, context: float) -> DetectedFace | None:
+        self.calls.refinement += 1
         found = self.detector.detect(
             patch, min_confidence=CANDIDATE_MIN_CONFIDENCE, min_face_size=1
         )

@@ -26,8 +26,18 @@ class OneFaceFinder:
     def __init__(self, crop: np.ndarray) -> None:
         self.crop = crop
 
-    def find(self, rgb: np.ndarray, *, thorough: bool = False, max_faces: int | None = None):
+    def find(
+        self,
+        rgb: np.ndarray,
+        *,
+        thorough: bool = False,
+        max_faces: int | None = None,
+        mirror: bool = True,
+    ):
         return [FoundFace((4, 6, 36, 40), 0.88, FRONTAL, self.crop)]
+
+    def sharpen(self, rgb: np.ndarray, face: FoundFace) -> FoundFace:
+        return face
 
 
 def detected(crop: np.ndarray) -> FaceMessage:

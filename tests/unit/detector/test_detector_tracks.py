@@ -7,6 +7,7 @@ tests are about which messages the detector sends, and when.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -35,13 +36,26 @@ def at(x: int, size: int = 60) -> tuple[int, int, int, int]:
 
 
 class ScriptedFinder:
-    """Finds the boxes it is told to, one list per frame."""
+    """Finds the boxes it is told to, one list per frame, refined without the mirror (score
+    0.9); sharpened, a face scores 0.95."""
 
     def __init__(self) -> None:
         self.boxes: list[tuple[int, int, int, int]] = []
+        self.mirrored: list[bool] = []
+        self.sharpened: list[tuple[int, int, int, int]] = []
 
-    def find(self, rgb, *, thorough: bool = False, max_faces: int | None = None):
+    def find(
+        self, rgb, *, thorough: bool = False, max_faces: int | None = None, mirror: bool = True
+    ):
+        self.mirrored.append(mirror)
         return [FoundFace(box, 0.9, FRONTAL, CROP) for box in self.boxes]
+
+    def sharpen(self, rgb, face: FoundFace) -> FoundFace:
+        self.sharpened.append(face.box)
+        x, y, side, _ = face.box
+        # A face 59 px wide shrinks below the gate's minimum once sharpened.
+        side = 20 if side == 59 else side
+        return replace(face, box=(x, y, side, side), score=0.95)
 
 
 class RefusingBus(InMemoryCommunicator):
@@ -107,6 +121,27 @@ def test_a_walk_by_sends_its_first_face_at_once_then_a_spaced_one_then_only_a_be
 
     assert [m.frame_id for m in camera.faces] == ["frame-1", "frame-4", "frame-11"]
     assert len({m.track_id for m in camera.faces}) == 1
+
+
+def test_frames_are_refined_without_the_mirror_and_only_the_faces_sent_are_sharpened():
+    camera = Camera()
+    for x in range(10):
+        camera.show(at(10 + x), at(300 + x, size=20))  # the small face: refused by the gate
+
+    assert camera.finder.mirrored == [False] * 10
+    sent = camera.faces
+    assert [m.frame_id for m in sent] == ["frame-1", "frame-4"]
+    assert camera.finder.sharpened == [(10, 10, 60, 60), (13, 10, 60, 60)]
+    assert {m.detection_score for m in sent} == {0.95}
+
+
+def test_a_face_the_gate_refuses_once_sharpened_is_not_sent_and_the_next_one_is():
+    camera = Camera()
+    camera.show(at(10, size=59))
+    camera.show(at(11))
+
+    assert camera.finder.sharpened == [(10, 10, 59, 59), (11, 10, 60, 60)]
+    assert [m.frame_id for m in camera.faces] == ["frame-2"]
 
 
 def test_the_end_of_a_track_follows_its_faces_once_the_camera_shows_no_face_of_it():
