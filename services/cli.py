@@ -140,6 +140,10 @@ def _eval(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from services.common.model_files import ModelDownloadError, check_models, download_models
 
+    if args.action == "quantize":
+        from services.recognizer.quantize_command import main as quantize_main
+
+        return quantize_main(args)
     folder = Path(args.models_dir) if args.models_dir else None
     if args.action == "download":
         try:
@@ -400,19 +404,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     models = _add_command(
         commands,
         "models",
-        summary="check or download the model files",
+        summary="check or download the model files, or quantise FaceNet",
         description="check: say which model files are present and intact. download: fetch the "
         "missing ones from their official locations, with a progress bar, and check their "
         "sha256; on failure, one line per file with its URL, expected sha256 and destination, "
-        "so it can be fetched elsewhere and copied in.",
+        "so it can be fetched elsewhere and copied in. quantize: make FaceNet's int8 ONNX graph "
+        "for EMBEDDING_BACKEND=onnx-int8 in EMBEDDING_ONNX_DIR, its activation ranges taken "
+        "from the faces of an LFW pairs file's photos (View 1 DevTrain), and print how "
+        "closely it follows the fp32 network, as JSON.",
         needs="network access for download",
         extra=_models_epilog(),
         example="attendance models download\n"
-        "attendance models check --models-dir /srv/attendance/models",
+        "attendance models check --models-dir /srv/attendance/models\n"
+        "attendance models quantize --lfw lfw-view1 --pairs lfw-view1/pairsDevTrain.txt",
     )
-    models.add_argument("action", choices=["check", "download"])
+    models.add_argument("action", choices=["check", "download", "quantize"])
     models.add_argument(
         "--models-dir", help="the folder (default: ATTENDANCE_MODELS_DIR, else the cache)"
+    )
+    models.add_argument("--lfw", help="quantize: the LFW folder whose photos calibrate")
+    models.add_argument("--pairs", help="quantize: the pairs file naming those photos")
+    models.add_argument(
+        "--faces",
+        type=int,
+        default=256,
+        help="quantize: photos sampled from the pairs file (default 256)",
     )
     models.set_defaults(run=_models)
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from services.common.domain.enrolment import EMBEDDING_SIZE
-from services.common.model_files import FACENET_CASIA, resolve_model_file, sha256_of
+from services.common.model_files import FACENET_CASIA, resolve_model_file
 from services.faces.alignment import ALIGNMENT_VERSION, DEFAULT_CROP_SIZE
 from services.recognizer.embedding_centres import centre_for
+from services.recognizer.face_networks import EmbeddingBackend
+from services.recognizer.network_loader import LoadedNetwork, load_network
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +35,16 @@ PREPROCESSING_VERSION = "std128"
 # 96.2% to 97.8% (DevTrain: 99.0% to 99.3%, 96.6% to 97.4%).
 CENTRED_SUFFIX = "-centred"
 DEFAULT_BATCH_SIZE = 16
-PRETRAINED_NAMES = ("casia-webface", "vggface2")
 
 
 class FaceEmbedder:
-    """FaceNet on CPU (or CUDA). ``embed`` may be called from several threads (the network is
-    only read), but they share torch's thread pool, so it does not run faster that way."""
+    """FaceNet on CPU (or CUDA with torch). ``embed`` may be called from several threads (the
+    network is only read), but they share one thread pool, so it does not run faster that way.
+
+    ``backend`` chooses what runs the network (:mod:`services.recognizer.face_networks`): torch,
+    the reference, or ONNX Runtime (``onnx``: the exported graph, same vectors; ``onnx-int8``:
+    quantised, vectors of its own ``model_id``). The preprocessing around it is this class's.
+    """
 
     def __init__(
         self,
@@ -50,39 +56,48 @@ class FaceEmbedder:
         mirror: bool = DEFAULT_MIRROR,
         batch_size: int = DEFAULT_BATCH_SIZE,
         centred: bool = True,
+        backend: EmbeddingBackend = "torch",
+        onnx_dir: Path | None = None,
     ) -> None:
-        import torch
-        from facenet_pytorch import InceptionResnetV1
+        loaded = load_network(
+            backend,
+            weights_path=weights_path,
+            pretrained=pretrained,
+            device=device,
+            threads=threads,
+            onnx_dir=onnx_dir,
+        )
+        self._use(loaded, mirror=mirror, batch_size=batch_size, centred=centred)
 
-        if threads is not None:
-            torch.set_num_threads(threads)
-        self.device = torch.device(device)
+    @classmethod
+    def on_network(
+        cls,
+        loaded: LoadedNetwork,
+        *,
+        mirror: bool = DEFAULT_MIRROR,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        centred: bool = True,
+    ) -> FaceEmbedder:
+        """An embedder around a network loaded elsewhere (or a stand-in, in tests)."""
+        embedder = cls.__new__(cls)
+        embedder._use(loaded, mirror=mirror, batch_size=batch_size, centred=centred)
+        return embedder
+
+    def _use(self, loaded: LoadedNetwork, *, mirror: bool, batch_size: int, centred: bool) -> None:
+        self.network = loaded.network
+        self.backend = loaded.network.backend
         self.mirror = mirror
         self.batch_size = max(1, batch_size)
-        if weights_path is not None:
-            weights_path = Path(weights_path)
-            network = InceptionResnetV1(pretrained=None, classify=False)
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
-            # facenet-pytorch's own release files carry a classification layer we do not use.
-            state = {key: value for key, value in state.items() if not key.startswith("logits.")}
-            network.load_state_dict(state, strict=True)
-            weights_tag = self._weights_tag(weights_path)
-        elif pretrained is not None:
-            if pretrained not in PRETRAINED_NAMES:
-                raise ValueError(f"pretrained must be one of {PRETRAINED_NAMES}")
-            network = InceptionResnetV1(pretrained=pretrained, classify=False)
-            weights_tag = f"{pretrained}/facenet-pytorch-release"
-        else:
-            raise ValueError("give weights_path (a local state_dict) or pretrained")
-        self._network = network.eval().to(self.device)
-        uncentred_id = (
-            f"facenet-inception-resnet-v1/{weights_tag}/{ALIGNMENT_VERSION}/"
-            f"{PREPROCESSING_VERSION}{'-mirror' if mirror else ''}"
+        recipe = f"{ALIGNMENT_VERSION}/{PREPROCESSING_VERSION}{'-mirror' if mirror else ''}"
+        uncentred_id = f"facenet-inception-resnet-v1/{loaded.weights_tag}/{recipe}"
+        # A centre only exists for the recipe it was fitted on; other weights run without. A
+        # quantised network approximates the one it was made from and uses that one's centre.
+        centre_tag = loaded.reference_tag or loaded.weights_tag
+        self._centre = (
+            centre_for(f"facenet-inception-resnet-v1/{centre_tag}/{recipe}") if centred else None
         )
-        # A centre only exists for the recipe it was fitted on; other weights run without.
-        self._centre = centre_for(uncentred_id) if centred else None
         self.model_id = uncentred_id + (CENTRED_SUFFIX if self._centre is not None else "")
-        logger.info("loaded face embedder %s on %s", self.model_id, self.device)
+        logger.info("loaded face embedder %s (%s)", self.model_id, self.backend)
 
     @classmethod
     def from_models_dir(
@@ -93,6 +108,8 @@ class FaceEmbedder:
         threads: int | None = None,
         mirror: bool = DEFAULT_MIRROR,
         centred: bool = True,
+        backend: EmbeddingBackend = "torch",
+        onnx_dir: Path | None = None,
     ) -> FaceEmbedder:
         """The CASIA-WebFace weights from the project's model folder."""
         return cls(
@@ -101,17 +118,18 @@ class FaceEmbedder:
             threads=threads,
             mirror=mirror,
             centred=centred,
+            backend=backend,
+            onnx_dir=onnx_dir,
         )
 
-    @staticmethod
-    def _weights_tag(path: Path) -> str:
-        name = "casia-webface" if "casia" in path.name.lower() else path.stem
-        return f"{name}/sha256:{sha256_of(path)[:8]}"
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
+        """Embeddings of aligned RGB ``uint8`` crops, shape (n, 512), float32, unit length.
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Embeddings of aligned RGB ``uint8`` crops, shape (n, 512), float32, unit length."""
-        import torch
-
+        ``mirror`` (default: the embedder's own setting, which is part of its ``model_id``)
+        averages each face with its mirror image; camera faces skip it where a track's fused
+        faces make it redundant (RECOGNIZER_VIDEO_MIRROR).
+        """
+        mirror = self.mirror if mirror is None else mirror
         if len(crops) == 0:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         for crop in crops:
@@ -121,21 +139,24 @@ class FaceEmbedder:
                     f"got {crop.dtype} {crop.shape}"
                 )
         outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(crops), self.batch_size):
-                batch = np.stack(crops[start : start + self.batch_size])
-                tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
-                tensor = (tensor - 127.5) / 128.0
-                if self.mirror:
-                    # One forward pass over [crops, mirrored crops]: better batching than two.
-                    both = self._network(torch.cat([tensor, tensor.flip(3)]))
-                    vectors = both[: len(batch)] + both[len(batch) :]
-                else:
-                    vectors = self._network(tensor)
-                vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
-                outputs.append(vectors.cpu().numpy().astype(np.float32, copy=False))
+        for start in range(0, len(crops), self.batch_size):
+            batch = standardise(np.stack(crops[start : start + self.batch_size]))
+            if mirror:
+                # One pass over [crops, mirrored crops]: better batching than two.
+                both = self.network.run(np.concatenate([batch, batch[..., ::-1]]))
+                vectors = both[: len(batch)] + both[len(batch) :]
+            else:
+                vectors = self.network.run(batch)
+            outputs.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
         embeddings = np.concatenate(outputs)
         if self._centre is not None:
             embeddings = embeddings - self._centre
             embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
         return embeddings.astype(np.float32, copy=False)
+
+
+def standardise(crops: np.ndarray) -> np.ndarray:
+    """(n, 160, 160, 3) uint8 RGB to the network's (n, 3, 160, 160) float32 input, as FaceNet
+    was trained: (pixel - 127.5) / 128."""
+    faces = crops.transpose(0, 3, 1, 2).astype(np.float32)
+    return np.ascontiguousarray((faces - 127.5) / 128.0)

@@ -150,15 +150,20 @@ def load_protocol(manifest: dict, *, errata: dict[str, str] | None = None) -> Pr
 def build_pipeline(
     models_dir: Path | None, detector_model: str, facenet_weights: Path | None = None
 ) -> tuple[FaceFinder, FaceEmbedder]:
-    """The finder and embedder the recognizer builds; ``facenet_weights`` is its
-    ``FACENET_WEIGHTS``, so a threshold is calibrated on the weights it will run with."""
-    from services.common.model_files import FACENET_CASIA, resolve_model_file
+    """The finder and the embedder the recognizer builds (its settings from the environment:
+    EMBEDDING_BACKEND and the rest); ``facenet_weights`` is its ``FACENET_WEIGHTS``, so a
+    threshold is calibrated on the weights it will run with."""
     from services.faces.detection import FaceDetector
     from services.faces.finder import FaceFinder
-    from services.recognizer.embedding import FaceEmbedder
+    from services.recognizer.main import build_embedder
+    from services.recognizer.settings import RecognizerSettings
 
+    given = {"attendance_models_dir": models_dir, "facenet_weights": facenet_weights}
+    settings = RecognizerSettings.from_env().model_copy(
+        update={name: value for name, value in given.items() if value is not None}
+    )
+    embedder = build_embedder(settings)
     detector = FaceDetector(detector_model, models_dir)  # type: ignore[arg-type]
-    embedder = FaceEmbedder(facenet_weights or resolve_model_file(models_dir, FACENET_CASIA))
     return FaceFinder(detector), embedder
 
 

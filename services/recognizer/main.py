@@ -11,6 +11,7 @@ from services.common.bus.topology import FACES
 from services.common.cache import KeyValueCache, RedisCache
 from services.common.domain.open_set import OpenSetPolicy
 from services.common.gallery import Gallery
+from services.common.model_files import FACENET_CASIA, resolve_model_file
 from services.common.runtime import configure_logging, connect_bus, run_worker
 from services.common.storage.employees import EmployeeRepository
 from services.common.storage.mongo import connect
@@ -25,13 +26,16 @@ from services.recognizer.settings import RecognizerSettings
 
 
 def build_embedder(settings: RecognizerSettings) -> FaceEmbedder:
-    device, threads = settings.recognizer_device, settings.recognizer_threads
-    if settings.facenet_weights is not None:
-        return FaceEmbedder(settings.facenet_weights, device=device, threads=threads)
-    if settings.facenet_pretrained is not None:
-        return FaceEmbedder(pretrained=settings.facenet_pretrained, device=device, threads=threads)
-    return FaceEmbedder.from_models_dir(
-        settings.attendance_models_dir, device=device, threads=threads
+    weights = settings.facenet_weights
+    if weights is None and settings.facenet_pretrained is None:
+        weights = resolve_model_file(settings.attendance_models_dir, FACENET_CASIA)
+    return FaceEmbedder(
+        weights,
+        None if weights is not None else settings.facenet_pretrained,
+        device=settings.recognizer_device,
+        threads=settings.recognizer_threads,
+        backend=settings.embedding_backend,
+        onnx_dir=settings.embedding_onnx_dir,
     )
 
 

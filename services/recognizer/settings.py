@@ -8,7 +8,9 @@ from pydantic import Field
 from services.common.domain.open_set import DEFAULT_TARGET_FPIR
 from services.faces.liveness_settings import LivenessSettings
 from services.faces.settings import FaceSettings
+from services.recognizer.face_networks import EmbeddingBackend
 from services.recognizer.matching import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+from services.recognizer.onnx_models import DEFAULT_ONNX_DIR
 from services.recognizer.track_fusion import Fusion
 
 
@@ -35,6 +37,14 @@ class RecognizerSettings(FaceSettings, LivenessSettings):
     # facenet-pytorch download.
     facenet_weights: Path | None = None
     facenet_pretrained: Literal["casia-webface", "vggface2"] | None = None
+    # What runs FaceNet: torch (the reference), ONNX Runtime on the graph exported from it (the
+    # same vectors, faster on a CPU), or its int8 quantisation (`attendance models quantize`;
+    # vectors of their own recipe). README, "Performance".
+    embedding_backend: Annotated[
+        EmbeddingBackend, Field(description="what runs FaceNet: torch, onnx or onnx-int8")
+    ] = "torch"
+    # Where the ONNX graphs are kept (exported on first start, then reused).
+    embedding_onnx_dir: Path = DEFAULT_ONNX_DIR
     # Camera faces with the mirror image too (as enrolment photos always are): twice the
     # network's work for a small gain once a track's faces are fused (README, "Performance").
     recognizer_video_mirror: Annotated[

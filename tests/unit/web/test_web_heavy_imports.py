@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ("cv2", "torch", "mediapipe", "facenet_pytorch")
+HEAVY = ("cv2", "torch", "mediapipe", "facenet_pytorch", "onnxruntime")
 WEB_MODULES = (
     "services.web.app",
     "services.web.main",
