@@ -455,7 +455,7 @@ def run(bench: CamerasBench) -> dict[str, Any]:
             )
             _count_embedded(recognizer, tally)
             recognizer.start()
-            images_per_face = 2 if getattr(recognizer.video_embedder, "mirror", False) else 1
+            images_per_face = 2 if recognizer.video_mirror else 1
             consumers = [
                 _thread(detector_bus.run, "bench-detector"),
                 _thread(recognizer_bus.run, "bench-recognizer"),
@@ -542,6 +542,7 @@ def run(bench: CamerasBench) -> dict[str, Any]:
         "dead_letters": dead_letters,
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
+        "embedding_backend": recognizer.embedder.backend,
     }
 
 

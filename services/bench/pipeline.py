@@ -135,11 +135,11 @@ class Tally:
         finder.detector.detect = counted_detect
         finder.find = searched_find
         embed = embedder.embed
-        images_per_crop = 2 if getattr(embedder, "mirror", False) else 1
 
-        def counted_embed(crops):
-            self.images_embedded += len(crops) * images_per_crop
-            return embed(crops)
+        def counted_embed(crops, *, mirror=None):
+            mirrored = embedder.mirror if mirror is None else mirror
+            self.images_embedded += len(crops) * (2 if mirrored else 1)
+            return embed(crops, mirror=mirror)
 
         embedder.embed = counted_embed
 
@@ -287,7 +287,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
             recognizer = recognizer_for(
                 recognizer_settings, recognizer_bus, stack, cache, serve_enrolments=False
             )
-            tally.watch(finder, recognizer.video_embedder)
+            tally.watch(finder, recognizer.embedder)
             recognizer.start()
             capture = Capture(capture_bus, str(bench.video), CAMERA_ID)
             loaded = time.perf_counter()
@@ -352,6 +352,7 @@ def run(bench: VideoBench) -> dict[str, Any]:
         },
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
+        "embedding_backend": recognizer.embedder.backend,
         "track_fusion": recognizer_settings.track_fusion,
         "track_max_embeddings": detector_settings.track_max_embeddings,
         "track_agreement_frames": recognizer_settings.track_agreement_frames,

@@ -21,7 +21,6 @@ decided as without liveness.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections.abc import Sequence
@@ -121,8 +120,8 @@ class Recognizer:
         if agreement_frames < 1:
             raise ValueError("at least one face must agree")
         self._bus = bus
-        self._embedder = embedder
-        self.video_embedder = embedder if video_mirror else single_view(embedder)
+        self.embedder = embedder
+        self.video_mirror = video_mirror
         self._gallery = gallery
         self._cache = cache
         self._policy = policy or OpenSetPolicy(
@@ -236,7 +235,11 @@ class Recognizer:
     def _embed(self, faces: Sequence[FaceMessage]) -> np.ndarray:
         if not faces:
             return np.zeros((0, 0), dtype=np.float32)
-        embeddings = self.video_embedder.embed([_crop(face) for face in faces])
+        # Single-view camera faces are compared with the gallery's mirrored vectors: the same
+        # network, alignment and preprocessing, one view instead of the mean of two.
+        embeddings = self.embedder.embed(
+            [_crop(face) for face in faces], mirror=self.video_mirror
+        )
         FACES_EMBEDDED.inc(len(faces))
         return embeddings
 
@@ -449,7 +452,7 @@ class Recognizer:
             employee_name=snapshot.names.get(employee_id) if employee_id else None,
             similarity=_finite(verdict.similarity),
             runner_up_similarity=_finite(verdict.runner_up_similarity),
-            model_id=self._embedder.model_id,
+            model_id=self.embedder.model_id,
             snapshot_jpeg=best.snapshot_jpeg,
             face_jpeg=best.face_jpeg,
             liveness=liveness,
@@ -465,17 +468,6 @@ class Recognizer:
         """
         who = sighting.employee_id or f"track:{sighting.track_id or sighting.face_id}"
         return f"cooldown:{sighting.camera_id}:{who}"
-
-
-def single_view(embedder: FaceEmbedder) -> FaceEmbedder:
-    """The embedder without mirror averaging, sharing its network (an embedder that does not
-    mirror is returned as it is). Its vectors are compared with the gallery's mirrored ones:
-    same network, alignment and preprocessing, one view instead of the mean of two."""
-    if not getattr(embedder, "mirror", False):
-        return embedder
-    view = copy.copy(embedder)
-    view.mirror = False
-    return view
 
 
 def _crop(face: FaceMessage) -> np.ndarray:

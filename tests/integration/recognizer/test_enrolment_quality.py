@@ -65,7 +65,7 @@ class KindFinder:
 class VectorPerKind:
     model_id = MODEL
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         return np.stack([VECTORS[int(crop[0, 0, 0])] for crop in crops])
 
 

@@ -51,7 +51,7 @@ class FillFinder:
 class VectorPerFill:
     model_id = MODEL
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         return np.stack([unit_vector(int(crop[0, 0, 0])) for crop in crops])
 
 

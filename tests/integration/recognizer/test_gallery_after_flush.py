@@ -30,7 +30,7 @@ CROP = 4
 class VectorPerFill:
     model_id = MODEL
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         return np.stack([unit_vector(int(crop[0, 0, 0])) for crop in crops])
 
 

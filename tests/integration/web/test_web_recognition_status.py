@@ -145,7 +145,7 @@ def test_the_api_is_in_the_openapi_document_with_its_query(viewer):
 class VectorPerFill:
     model_id = MODEL_ID
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         vectors = np.zeros((len(crops), 512), dtype=np.float32)
         vectors[:, 0] = 1.0
         return vectors

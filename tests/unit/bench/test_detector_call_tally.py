@@ -33,7 +33,9 @@ class Finder:
 
 
 class Embedder:
-    def embed(self, crops: list) -> list:
+    mirror = True
+
+    def embed(self, crops: list, *, mirror: bool | None = None) -> list:
         return crops
 
 
@@ -48,3 +50,13 @@ def test_detector_calls_are_told_apart_by_when_and_on_what_they_are_made():
 
     assert tally.faces == 3
     assert tally.detector_calls == {"whole_frame": 3, "refinement": 6, "sharpening": 1}
+
+
+def test_network_images_count_a_mirrored_face_twice_and_a_single_view_once():
+    tally, embedder = Tally(), Embedder()
+    tally.watch(Finder(), embedder)
+
+    embedder.embed(["a", "b"])
+    embedder.embed(["c"], mirror=False)
+
+    assert tally.images_embedded == 2 * 2 + 1

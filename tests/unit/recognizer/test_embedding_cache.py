@@ -77,7 +77,7 @@ class FakeEmbedder:
     def __init__(self) -> None:
         self.embedded = 0
 
-    def embed(self, crops):
+    def embed(self, crops, *, mirror=None):
         self.embedded += len(crops)
         return np.array([[float(crop[0, 0, 0]), 0.0] for crop in crops], dtype=np.float32)
 

@@ -62,7 +62,7 @@ class VectorPerFill:
     def __init__(self) -> None:
         self.embedded = 0
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         self.embedded += len(crops)
         return np.stack([VECTORS[int(crop[0, 0, 0])] for crop in crops])
 

@@ -41,7 +41,7 @@ class VectorPerFill:
     def __init__(self) -> None:
         self.embedded = 0
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
         self.embedded += len(crops)
         return np.stack([unit_vector(int(crop[0, 0, 0])) for crop in crops])
 
@@ -224,8 +224,8 @@ class MirroringStandIn(VectorPerFill):
         self.mirror = True
         self.mirrored_calls: list[bool] = []
 
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        self.mirrored_calls.append(self.mirror)
+    def embed(self, crops: Sequence[np.ndarray], *, mirror: bool | None = None) -> np.ndarray:
+        self.mirrored_calls.append(self.mirror if mirror is None else mirror)
         return super().embed(crops)
 
 
@@ -237,14 +237,15 @@ def test_camera_faces_are_embedded_without_the_mirror_image_enrolment_photos_kee
 
     service.handle([face_of(ADA, "f1", "t1")])
 
-    assert service.video_embedder.mirrored_calls == [False]
+    assert embedder.mirrored_calls == [False]
     assert embedder.mirror is True
 
 
 def test_the_mirror_image_can_be_kept_for_camera_faces():
+    embedder = MirroringStandIn()
     service = Recognizer(
         InMemoryCommunicator(InMemoryBroker()),
-        MirroringStandIn(),
+        embedder,
         FixedGallery(),
         InMemoryCache(),
         video_mirror=True,
@@ -252,4 +253,4 @@ def test_the_mirror_image_can_be_kept_for_camera_faces():
 
     service.handle([face_of(ADA, "f1", "t1")])
 
-    assert service.video_embedder.mirrored_calls == [True]
+    assert embedder.mirrored_calls == [True]
