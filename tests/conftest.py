@@ -25,7 +25,22 @@ SHARED = REPO_ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    return Path(os.environ.get("ATTENDANCE_MODELS_DIR", SHARED / "models")).resolve()
+    path = Path(os.environ.get("ATTENDANCE_MODELS_DIR", SHARED / "models")).resolve()
+    _export_facenet_graph(path)
+    return path
+
+
+def _export_facenet_graph(models: Path) -> None:
+    """FaceNet's ONNX graph, exported here once if the cache has none, so that the services
+    the tests start in processes of their own (whose start-up is timed) find it ready."""
+    from services.common.model_files import FACENET_CASIA
+    from services.recognizer.network_loader import load_network
+    from services.recognizer.settings import RecognizerSettings
+
+    weights = models / FACENET_CASIA
+    if weights.is_file():
+        onnx_dir = RecognizerSettings.from_env(attendance_models_dir=models).embedding_onnx_dir
+        load_network("onnx", weights_path=weights, threads=1, onnx_dir=onnx_dir)
 
 
 @pytest.fixture(scope="session")

@@ -49,12 +49,11 @@ def embedding_speed(
     environ: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Faces per second through the recognizer's embedder, for each batch size."""
-    import torch
-
     from services.recognizer.main import build_embedder
     from services.recognizer.settings import RecognizerSettings
 
-    embedder = build_embedder(RecognizerSettings.from_env(dict(environ or os.environ)))
+    settings = RecognizerSettings.from_env(dict(environ or os.environ))
+    embedder = build_embedder(settings)
     images_per_face = 2 if embedder.mirror else 1
     rng = np.random.default_rng(0)
     rows = []
@@ -70,7 +69,8 @@ def embedding_speed(
                 "faces_per_s": faces / wall_s,
                 "images_per_s": faces * images_per_face / wall_s,
                 "cpu_s_per_face": cpu_s / faces,
-                "torch_threads": torch.get_num_threads(),
+                "backend": embedder.backend,
+                "threads": settings.recognizer_threads,
             }
         )
     return rows

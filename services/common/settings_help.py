@@ -55,7 +55,7 @@ MEANINGS: dict[str, str] = {
     "RECOGNIZER_THREADS": "network threads of one recognizer (1: more processes scale better)",
     "FACENET_WEIGHTS": "another local FaceNet state_dict instead of the models folder's",
     "FACENET_PRETRAINED": "facenet-pytorch's own download: casia-webface or vggface2",
-    "EMBEDDING_BACKEND": "what runs FaceNet: torch, onnx (same vectors) or onnx-int8",
+    "EMBEDDING_BACKEND": "what runs FaceNet: onnx (torch's vectors, faster), torch or onnx-int8",
     "EMBEDDING_ONNX_DIR": "where the exported and quantised ONNX graphs of FaceNet are kept",
     "SIGHTING_COOLDOWN": "seconds between two sightings of one person on one camera",
     "TRACK_AGREEMENT_FRAMES": "embedded faces of one track whose fused embedding must be "

@@ -37,12 +37,13 @@ class RecognizerSettings(FaceSettings, LivenessSettings):
     # facenet-pytorch download.
     facenet_weights: Path | None = None
     facenet_pretrained: Literal["casia-webface", "vggface2"] | None = None
-    # What runs FaceNet: torch (the reference), ONNX Runtime on the graph exported from it (the
-    # same vectors, faster on a CPU), or its int8 quantisation (`attendance models quantize`;
-    # vectors of their own recipe). README, "Performance".
+    # What runs FaceNet: ONNX Runtime on the graph exported from the torch network (the same
+    # vectors, about twice torch's faces per CPU second here), torch itself (the reference), or
+    # the int8 quantisation (`attendance models quantize`; faster still, vectors of their own
+    # recipe, a little less accurate). README, "Performance".
     embedding_backend: Annotated[
-        EmbeddingBackend, Field(description="what runs FaceNet: torch, onnx or onnx-int8")
-    ] = "torch"
+        EmbeddingBackend, Field(description="what runs FaceNet: onnx, torch or onnx-int8")
+    ] = "onnx"
     # Where the ONNX graphs are kept (exported on first start, then reused).
     embedding_onnx_dir: Path = DEFAULT_ONNX_DIR
     # Camera faces with the mirror image too (as enrolment photos always are): twice the
