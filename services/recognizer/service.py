@@ -237,9 +237,7 @@ class Recognizer:
             return np.zeros((0, 0), dtype=np.float32)
         # Single-view camera faces are compared with the gallery's mirrored vectors: the same
         # network, alignment and preprocessing, one view instead of the mean of two.
-        embeddings = self.embedder.embed(
-            [_crop(face) for face in faces], mirror=self.video_mirror
-        )
+        embeddings = self.embedder.embed([_crop(face) for face in faces], mirror=self.video_mirror)
         FACES_EMBEDDED.inc(len(faces))
         return embeddings
 
