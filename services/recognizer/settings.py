@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.common.domain.open_set import DEFAULT_TARGET_FPIR
 from services.faces.liveness_settings import LivenessSettings
@@ -58,6 +58,21 @@ class RecognizerSettings(FaceSettings, LivenessSettings):
         Fusion, Field(description="how a track's faces make one verdict: mean or best")
     ] = "mean"
     enrolment_max_photo_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _onnx_runs_on_the_cpu_from_a_weights_file(self) -> RecognizerSettings:
+        if self.embedding_backend != "torch":
+            if self.recognizer_device != "cpu":
+                raise ValueError(
+                    f"RECOGNIZER_DEVICE={self.recognizer_device} needs EMBEDDING_BACKEND=torch "
+                    f"(EMBEDDING_BACKEND={self.embedding_backend} runs on the CPU)"
+                )
+            if self.facenet_pretrained is not None and self.facenet_weights is None:
+                raise ValueError(
+                    "FACENET_PRETRAINED needs EMBEDDING_BACKEND=torch (the ONNX back-ends are "
+                    "made from a local weights file: set FACENET_WEIGHTS instead)"
+                )
+        return self
 
     @property
     def threshold_override(self) -> float | None:
