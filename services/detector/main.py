@@ -48,12 +48,6 @@ def main(settings: DetectorSettings | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     # Check first (downloading a missing model file), then connect and load.
     ensure_models(required_model_files(settings), settings.attendance_models_dir)
-    if settings.liveness != "off":
-        import torch
-
-        # One thread, as the recognizer: the detector shares the machine's cores with it, and
-        # two torch threads collapse when another process takes a core (README, "Performance").
-        torch.set_num_threads(1)
     bus = connect_bus(settings)
     try:
         detector = build(settings, bus)

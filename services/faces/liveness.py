@@ -105,14 +105,20 @@ def network_input(rgb: np.ndarray, box: Box, scale: float) -> np.ndarray:
 class LivenessScorer:
     """Both networks, loaded once; scores the faces of one frame together.
 
-    Not thread-safe in the sense that torch's thread pool is process-wide: the caller sets
-    torch's thread count (the detector service decides how many cores it takes).
+    torch's thread pool is process-wide: building a scorer sets it to ``threads`` (one by
+    default). Two threads collapse when another process takes a core (README, "Performance"),
+    and nothing else in a process that runs FaceNet in ONNX Runtime sets torch's count.
     """
 
-    def __init__(self, models_dir: Path | None = None) -> None:
+    def __init__(self, models_dir: Path | None = None, *, threads: int | None = 1) -> None:
         # torch loads only when a scorer is built: a detector with liveness off never pays it.
+        import torch
+
         from services.common.model_files import resolve_model_file
         from services.faces.liveness_networks import load_network
+
+        if threads is not None:
+            torch.set_num_threads(threads)
 
         self._networks = [
             (spec, load_network(spec, resolve_model_file(models_dir, spec.file_name)))

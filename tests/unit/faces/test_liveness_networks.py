@@ -115,3 +115,19 @@ def test_the_faces_of_one_frame_are_scored_together_in_their_order(finder_and_sc
     alone = [scorer.score(rgb, [box])[0] for box in boxes]
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert all(0.0 <= score <= 1.0 for score in together)
+
+
+def test_building_a_scorer_keeps_torch_to_one_thread(models_dir):
+    from services.faces.liveness import LivenessScorer
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        LivenessScorer(models_dir)
+        one = torch.get_num_threads()
+        LivenessScorer(models_dir, threads=2)
+        two = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+    assert (one, two) == (1, 2)
