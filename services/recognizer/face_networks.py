@@ -89,6 +89,9 @@ class OnnxFaceNetwork:
         if threads is not None:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads would otherwise spin waiting for work, taking the CPU the detector
+        # and the other services of a small machine need between two batches.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.backend = backend
         self.model_path = Path(model_path)

@@ -282,7 +282,10 @@ def test_the_compose_stack_records_lin_manuel_miranda_scales_and_loses_nothing(s
         return next((d for d in days["days"] if d.get("arrival")), None)
 
     stack.play_clip()
-    day = wait_until(arrival, 180, "attendance record for Lin-Manuel Miranda")
+    try:
+        day = wait_until(arrival, 180, "attendance record for Lin-Manuel Miranda")
+    except AssertionError as missing:
+        raise AssertionError(f"{missing}\n{stack.logs()}") from None
     assert day["arrival_camera_id"] == "stage", day
     figures["first_record_s"] = round(time.monotonic() - started, 1)
 
